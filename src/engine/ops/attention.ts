@@ -1,0 +1,101 @@
+/**
+ * Fused causal multi-head self-attention with grouped-query heads.
+ * q: (B·T, H·D), k and v: (B·T, KV·D), row-major with time inside batch; heads are column blocks,
+ * so one head of one sequence is a strided matrix that BLAS reads in place (leading dim H·D).
+ * Per head: S = QKᵀ/√D, P = softmax(S + causal mask), O = PV. P is kept for the backward:
+ * dV = PᵀdO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(dP∘P)), dQ = dS·K/√D, dK = dSᵀ·Q/√D.
+ */
+import { assert } from '../../core/errors.js';
+import { kernels } from '../kernels/index.js';
+import { Tensor, record } from '../tensor.js';
+
+export interface AttentionShape {
+  batch: number;
+  seqLen: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/**
+ * keyStart[b] masks keys before that position in sequence b (left padding). Query rows with no
+ * visible key (padding) output zeros.
+ */
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape, keyStart?: Int32Array): Tensor {
+  const { batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: D } = shape;
+  assert(H % KV === 0, () => `attention: ${H} heads are not a multiple of ${KV} key/value heads`);
+  assert(q.rows === B * T && q.cols === H * D, () => `attention: q is [${q.shape}], expected [${B * T}, ${H * D}]`);
+  assert(k.rows === B * T && k.cols === KV * D && v.rows === B * T && v.cols === KV * D, () => `attention: k/v are [${k.shape}]/[${v.shape}], expected [${B * T}, ${KV * D}]`);
+  const group = H / KV;
+  const ldq = H * D;
+  const ldk = KV * D;
+  const scale = 1 / Math.sqrt(D);
+  const TT = T * T;
+  const probs = new Float32Array(B * H * TT);
+  const out = Tensor.zeros([B * T, H * D]);
+  const kern = kernels();
+  for (let b = 0; b < B; b++) {
+    const start = keyStart ? keyStart[b] : 0;
+    for (let h = 0; h < H; h++) {
+      const qOff = b * T * ldq + h * D;
+      const kOff = b * T * ldk + Math.floor(h / group) * D;
+      const pOff = (b * H + h) * TT;
+      kern.sgemm(false, true, T, T, D, scale, q.data, qOff, ldq, k.data, kOff, ldk, 0, probs, pOff, T);
+      maskedSoftmaxRows(probs, pOff, T, start);
+      kern.sgemm(false, false, T, D, T, 1, probs, pOff, T, v.data, kOff, ldk, 0, out.data, qOff, ldq);
+    }
+  }
+  record([q, k, v], out, () => {
+    const g = out.grad;
+    if (!g) return;
+    const kb = kernels();
+    const dq = q.requiresGrad ? q.gradBuffer() : null;
+    const dk = k.requiresGrad ? k.gradBuffer() : null;
+    const dv = v.requiresGrad ? v.gradBuffer() : null;
+    const dp = new Float32Array(TT);
+    for (let b = 0; b < B; b++) {
+      const start = keyStart ? keyStart[b] : 0;
+      for (let h = 0; h < H; h++) {
+        const qOff = b * T * ldq + h * D;
+        const kOff = b * T * ldk + Math.floor(h / group) * D;
+        const pOff = (b * H + h) * TT;
+        if (dv) kb.sgemm(true, false, T, D, T, 1, probs, pOff, T, g, qOff, ldq, 1, dv, kOff, ldk);
+        if (!dq && !dk) continue;
+        kb.sgemm(false, true, T, T, D, 1, g, qOff, ldq, v.data, kOff, ldk, 0, dp, 0, T);
+        // dS = P∘(dP − rowsum(dP∘P)), written over dp; masked entries have P = 0 and stay 0.
+        for (let t = 0; t < T; t++) {
+          const row = t * T;
+          let dot = 0;
+          for (let j = start; j <= t; j++) dot += dp[row + j] * probs[pOff + row + j];
+          for (let j = 0; j < T; j++) dp[row + j] = j >= start && j <= t ? probs[pOff + row + j] * (dp[row + j] - dot) : 0;
+        }
+        if (dq) kb.sgemm(false, false, T, D, T, scale, dp, 0, T, k.data, kOff, ldk, 1, dq, qOff, ldq);
+        if (dk) kb.sgemm(true, false, T, D, T, scale, dp, 0, T, q.data, qOff, ldq, 1, dk, kOff, ldk);
+      }
+    }
+  });
+  return out;
+}
+
+/** Row t keeps columns start..t (causal, after left padding) and is normalised; the rest is 0. */
+export function maskedSoftmaxRows(data: Float32Array, offset: number, T: number, start: number): void {
+  for (let t = 0; t < T; t++) {
+    const row = offset + t * T;
+    if (t < start) {
+      data.fill(0, row, row + T);
+      continue;
+    }
+    let max = -Infinity;
+    for (let j = start; j <= t; j++) if (data[row + j] > max) max = data[row + j];
+    let s = 0;
+    for (let j = start; j <= t; j++) {
+      const e = Math.exp(data[row + j] - max);
+      data[row + j] = e;
+      s += e;
+    }
+    const inv = 1 / s;
+    for (let j = start; j <= t; j++) data[row + j] *= inv;
+    if (start > 0) data.fill(0, row, row + start);
+    data.fill(0, row + t + 1, row + T);
+  }
+}

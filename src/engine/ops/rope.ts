@@ -1,0 +1,85 @@
+/**
+ * Rotary position embedding in the Hugging Face convention (`rotate_half`: dimension i pairs with
+ * i + D/2 inside each head), so that checkpoints load in transformers with identical logits.
+ * (llama.cpp's GGUF expects adjacent pairs; a GGUF export must permute Q/K rows.)
+ */
+import { assert } from '../../core/errors.js';
+import { Tensor, record } from '../tensor.js';
+
+const tables = new Map<string, { cos: Float32Array; sin: Float32Array; length: number }>();
+
+/** cos/sin of position·θ^(−2i/D), (positions, D/2), cached and grown on demand. */
+export function ropeTable(headDim: number, theta: number, positions: number): { cos: Float32Array; sin: Float32Array } {
+  const key = `${headDim}:${theta}`;
+  const cached = tables.get(key);
+  if (cached && cached.length >= positions) return cached;
+  const length = Math.max(positions, (cached?.length ?? 0) * 2, 64);
+  const half = headDim / 2;
+  const cos = new Float32Array(length * half);
+  const sin = new Float32Array(length * half);
+  for (let p = 0; p < length; p++) {
+    for (let i = 0; i < half; i++) {
+      const frequency = 1 / Math.pow(theta, (2 * i) / headDim);
+      const angle = p * frequency;
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+    }
+  }
+  const table = { cos, sin, length };
+  tables.set(key, table);
+  return table;
+}
+
+/**
+ * Rotates every head of x (rows, heads·headDim) by its row's position.
+ * positions[r] is the absolute position of row r (left padding gives shifted positions).
+ */
+export function applyRopeInPlace(
+  data: Float32Array,
+  rows: number,
+  heads: number,
+  headDim: number,
+  positions: Int32Array,
+  theta: number,
+  inverse = false,
+): void {
+  const half = headDim / 2;
+  let maxPosition = 0;
+  for (let r = 0; r < rows; r++) if (positions[r] > maxPosition) maxPosition = positions[r];
+  const { cos, sin } = ropeTable(headDim, theta, maxPosition + 1);
+  const sign = inverse ? -1 : 1;
+  const width = heads * headDim;
+  for (let r = 0; r < rows; r++) {
+    const t = Math.max(0, positions[r]) * half;
+    for (let h = 0; h < heads; h++) {
+      const o = r * width + h * headDim;
+      for (let i = 0; i < half; i++) {
+        const c = cos[t + i];
+        const s = sign * sin[t + i];
+        const a = data[o + i];
+        const b = data[o + i + half];
+        // [a, b] → [a·cos − b·sin, b·cos + a·sin]
+        data[o + i] = a * c - b * s;
+        data[o + i + half] = b * c + a * s;
+      }
+    }
+  }
+}
+
+export function rope(x: Tensor, heads: number, positions: Int32Array, theta: number): Tensor {
+  const rows = x.rows;
+  const headDim = x.cols / heads;
+  assert(Number.isInteger(headDim) && headDim % 2 === 0, () => `rope: ${x.cols} features do not split into ${heads} heads of even size`);
+  assert(positions.length === rows, () => `rope: ${positions.length} positions for ${rows} rows`);
+  const out = new Tensor(Float32Array.from(x.data), x.shape);
+  applyRopeInPlace(out.data, rows, heads, headDim, positions, theta);
+  record([x], out, () => {
+    if (!out.grad) return;
+    // The rotation is orthogonal, so its backward is the inverse rotation of the gradient.
+    const g = Float32Array.from(out.grad);
+    applyRopeInPlace(g, rows, heads, headDim, positions, theta, true);
+    const gx = x.gradBuffer();
+    for (let i = 0; i < g.length; i++) gx[i] += g[i];
+  });
+  return out;
+}

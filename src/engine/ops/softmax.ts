@@ -1,0 +1,110 @@
+/**
+ * Softmax family over the last dimension, and the fused token log-prob op that every training
+ * objective here is built on: SFT's cross-entropy, DPO's and the future-reward loss's sequence
+ * log-probs are sums of `tokenLogProbs` over masked positions.
+ */
+import { assert } from '../../core/errors.js';
+import { Tensor, record } from '../tensor.js';
+
+export function softmax(x: Tensor): Tensor {
+  const C = x.cols;
+  const R = x.rows;
+  const out = Tensor.zeros(x.shape);
+  const xd = x.data;
+  const y = out.data;
+  for (let r = 0; r < R; r++) {
+    const o = r * C;
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) if (xd[o + c] > max) max = xd[o + c];
+    let s = 0;
+    for (let c = 0; c < C; c++) {
+      const e = Math.exp(xd[o + c] - max);
+      y[o + c] = e;
+      s += e;
+    }
+    const inv = 1 / s;
+    for (let c = 0; c < C; c++) y[o + c] *= inv;
+  }
+  record([x], out, () => {
+    const g = out.grad;
+    if (!g) return;
+    const gx = x.gradBuffer();
+    for (let r = 0; r < R; r++) {
+      const o = r * C;
+      let dot = 0;
+      for (let c = 0; c < C; c++) dot += g[o + c] * y[o + c];
+      for (let c = 0; c < C; c++) gx[o + c] += y[o + c] * (g[o + c] - dot);
+    }
+  });
+  return out;
+}
+
+export function logSoftmax(x: Tensor): Tensor {
+  const C = x.cols;
+  const R = x.rows;
+  const out = Tensor.zeros(x.shape);
+  const xd = x.data;
+  const y = out.data;
+  for (let r = 0; r < R; r++) {
+    const o = r * C;
+    const lse = logSumExpRow(xd, o, C);
+    for (let c = 0; c < C; c++) y[o + c] = xd[o + c] - lse;
+  }
+  record([x], out, () => {
+    const g = out.grad;
+    if (!g) return;
+    const gx = x.gradBuffer();
+    for (let r = 0; r < R; r++) {
+      const o = r * C;
+      let s = 0;
+      for (let c = 0; c < C; c++) s += g[o + c];
+      for (let c = 0; c < C; c++) gx[o + c] += g[o + c] - Math.exp(y[o + c]) * s;
+    }
+  });
+  return out;
+}
+
+export function logSumExpRow(data: Float32Array, offset: number, length: number): number {
+  let max = -Infinity;
+  for (let c = 0; c < length; c++) if (data[offset + c] > max) max = data[offset + c];
+  let s = 0;
+  for (let c = 0; c < length; c++) s += Math.exp(data[offset + c] - max);
+  return max + Math.log(s);
+}
+
+/**
+ * log p(targets[r] | row r) for logits (N, V) → (N). Rows whose target is negative are skipped
+ * (value 0, no gradient): the usual −100 "ignore" label.
+ */
+export function tokenLogProbs(logits: Tensor, targets: Int32Array): Tensor {
+  const V = logits.cols;
+  const N = logits.rows;
+  assert(targets.length === N, () => `tokenLogProbs: ${targets.length} targets for ${N} rows`);
+  const out = Tensor.zeros([N]);
+  const x = logits.data;
+  const lse = new Float32Array(N);
+  for (let r = 0; r < N; r++) {
+    const t = targets[r];
+    if (t < 0) continue;
+    assert(t < V, () => `tokenLogProbs: target id ${t} is outside the vocabulary of ${V}`);
+    const l = logSumExpRow(x, r * V, V);
+    lse[r] = l;
+    out.data[r] = x[r * V + t] - l;
+  }
+  record([logits], out, () => {
+    const g = out.grad;
+    if (!g) return;
+    const gx = logits.gradBuffer();
+    for (let r = 0; r < N; r++) {
+      const t = targets[r];
+      const gr = g[r];
+      if (t < 0 || gr === 0) continue;
+      // d log p_t / d x_c = [c = t] − softmax_c
+      const o = r * V;
+      const l = lse[r];
+      for (let c = 0; c < V; c++) gx[o + c] -= gr * Math.exp(x[o + c] - l);
+      gx[o + t] += gr;
+    }
+  });
+  return out;
+}

@@ -1,0 +1,148 @@
+/**
+ * Float32 tensors with reverse-mode autodiff on a tape, in the manner of llm.c: every op is a
+ * forward that may push one backward closure onto the tape; `backward(loss)` replays the tape in
+ * reverse. Gradients accumulate into `tensor.grad`. Not a general array library: shapes are
+ * row-major and contiguous, and ops state exactly which layouts they accept.
+ */
+import { assert, NumericalError } from '../core/errors.js';
+
+export type Shape = readonly number[];
+
+export function shapeSize(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export class Tensor {
+  readonly size: number;
+  /** d(loss)/d(this); allocated on first accumulation. */
+  grad: Float32Array | null = null;
+
+  constructor(
+    readonly data: Float32Array,
+    readonly shape: Shape,
+    /** true for parameters and for every op output computed from one while the tape records */
+    public requiresGrad = false,
+    public name = '',
+  ) {
+    this.size = shapeSize(shape);
+    assert(data.length === this.size, () => `Tensor ${name}: data length ${data.length} does not match shape [${shape}]`);
+  }
+
+  static zeros(shape: Shape, requiresGrad = false, name = ''): Tensor {
+    return new Tensor(new Float32Array(shapeSize(shape)), shape, requiresGrad, name);
+  }
+
+  static from(values: ArrayLike<number>, shape?: Shape, requiresGrad = false): Tensor {
+    const data = Float32Array.from(values);
+    return new Tensor(data, shape ?? [data.length], requiresGrad);
+  }
+
+  static scalar(value: number): Tensor {
+    return new Tensor(Float32Array.of(value), []);
+  }
+
+  get rows(): number {
+    return this.shape.length === 0 ? 1 : this.size / this.shape[this.shape.length - 1];
+  }
+
+  get cols(): number {
+    return this.shape.length === 0 ? 1 : this.shape[this.shape.length - 1];
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    assert(this.size === 1, () => `item() needs a one-element tensor, got shape [${this.shape}]`);
+    return this.data[0];
+  }
+
+  /** The gradient buffer, allocated (zeroed) on first use. */
+  gradBuffer(): Float32Array {
+    this.grad ??= new Float32Array(this.size);
+    return this.grad;
+  }
+
+  zeroGrad(): void {
+    this.grad?.fill(0);
+  }
+
+  /** Same data, new shape (no copy; shares the gradient through a backward closure). */
+  reshape(shape: Shape): Tensor {
+    assert(shapeSize(shape) === this.size, () => `reshape: [${this.shape}] → [${shape}] changes the size`);
+    const out = new Tensor(this.data, shape, false, this.name);
+    record([this], out, () => {
+      if (out.grad) addInto(this.gradBuffer(), out.grad);
+    });
+    return out;
+  }
+
+  /** A constant copy that the tape does not track. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape, false, this.name);
+  }
+}
+
+export function addInto(target: Float32Array, source: Float32Array): void {
+  for (let i = 0; i < target.length; i++) target[i] += source[i];
+}
+
+type BackwardFn = () => void;
+
+let tape: BackwardFn[] = [];
+let recording = true;
+
+/** Whether ops currently record backward closures. */
+export function isRecording(): boolean {
+  return recording;
+}
+
+/**
+ * Makes `out` require grad and records `backward` when any input requires grad. Op authors call
+ * this once per op; `backward` reads `out.grad` (which may be null if nothing downstream used it).
+ */
+export function record(inputs: readonly Tensor[], out: Tensor, backward: BackwardFn): void {
+  if (!recording) return;
+  for (const input of inputs) {
+    if (input.requiresGrad) {
+      out.requiresGrad = true;
+      tape.push(backward);
+      return;
+    }
+  }
+}
+
+/** Runs `fn` without recording (inference, reference-model log-probs, sampling). */
+export function noGrad<T>(fn: () => T): T {
+  const previous = recording;
+  recording = false;
+  try {
+    return fn();
+  } finally {
+    recording = previous;
+  }
+}
+
+/** Number of recorded backward closures (for tests and leak checks). */
+export function tapeLength(): number {
+  return tape.length;
+}
+
+/** Drops the tape without back-propagating (e.g. after an evaluation forward with grad on). */
+export function clearTape(): void {
+  tape = [];
+}
+
+/**
+ * Back-propagates from a scalar: seeds d(loss)/d(loss) = seed (default 1), replays the tape in
+ * reverse and clears it. Parameters' `.grad` accumulate across calls (gradient accumulation);
+ * zero them in the optimizer step.
+ */
+export function backward(loss: Tensor, seed = 1): void {
+  assert(loss.size === 1, () => `backward() needs a scalar loss, got shape [${loss.shape}]`);
+  if (!Number.isFinite(loss.data[0])) throw new NumericalError(`backward(): loss is ${loss.data[0]}`);
+  loss.gradBuffer()[0] += seed;
+  const steps = tape;
+  tape = [];
+  for (let i = steps.length - 1; i >= 0; i--) steps[i]();
+}
