@@ -3,7 +3,7 @@
     {
       "target_name": "mtsa_kernels",
       "sources": ["mtsa_kernels.c"],
-      "cflags": ["-O3", "-std=c11"],
+      "cflags": ["-O3", "-std=gnu11", "-march=native", "-fno-math-errno", "-fno-trapping-math"],
       "libraries": ["-lopenblas"]
     }
   ]

@@ -1,15 +1,34 @@
 /*
- * mtsa_kernels: the native half of the engine's kernel interface.
- * It is only a bridge from Float32Arrays to the system CBLAS (OpenBLAS): one sgemm with offsets
- * and leading dimensions, so that strided views (one attention head inside a (B, T, H, D) buffer)
- * need no copies. Everything else stays in TypeScript; see src/engine/kernels/.
+ * mtsa_kernels: the native half of the engine's kernel interface (src/engine/kernels/kernels.ts).
+ * A bridge from Float32Arrays to the system CBLAS (OpenBLAS) — one sgemm with offsets and leading
+ * dimensions, so strided views (one attention head inside a (B, T, H, D) buffer) need no copies —
+ * plus the three exp-heavy loops of a training step (softmax rows, causal attention softmax,
+ * SwiGLU), where V8's scalar Math.exp (~13 ns) costs more than all the matrix products.
+ * docs/decisions/0001-own-engine.md has the measurements.
  */
 #include <node_api.h>
 #include <cblas.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+
+/* exp(x) for float32 that GCC vectorises: x = k·ln2 + r, |r| ≤ ln2/2, 2^k from the exponent bits,
+ * e^r from a degree-6 Taylor/minimax polynomial. Relative error < 2e-7 over [-87, 88]. */
+static inline float exp_approx(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  float k = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  float r = x - k * 0.693145751953125f - k * 1.428606765330187045e-06f;
+  float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666666666666666f + r * (0.041666666666666664f + r * (0.008333333333333333f + r * 0.001388888888888889f)))));
+  int32_t bits = ((int32_t)k + 127) << 23;
+  float scale; memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mtsa_kernels: N-API call failed: " #call); return NULL; } } while (0)
+
+static int max_threads = 0, current_threads = 0;
+static int64_t small_product = 1 << 21;
 
 static float *f32_arg(napi_env env, napi_value v, size_t *length) {
   bool is_typed = false;
@@ -55,15 +74,89 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "sgemm: operand out of bounds");
     return NULL;
   }
+  /* Waking OpenBLAS's worker threads costs tens of microseconds when JS work ran in between, more
+   * than a small product takes on one core: run small products single-threaded. */
+  int want = (M * N * K < small_product) ? 1 : max_threads;
+  if (want != current_threads) { openblas_set_num_threads(want); current_threads = want; }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               (int)M, (int)N, (int)K, alpha, A + ao, (int)lda, B + bo, (int)ldb, beta, C + co, (int)ldc);
+  return NULL;
+}
+
+static bool range_ok(size_t length, int64_t offset, int64_t count) {
+  return offset >= 0 && count >= 0 && offset + count <= (int64_t)length;
+}
+
+/* softmaxRows(data, offset, rows, cols, lse | null): in-place row softmax; lse[r] = log Σ exp(x_r). */
+static napi_value softmax_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  size_t n = 0, nl = 0;
+  float *x = f32_arg(env, a[0], &n);
+  int64_t off = int_arg(env, a[1]), rows = int_arg(env, a[2]), cols = int_arg(env, a[3]);
+  float *lse = argc > 4 ? f32_arg(env, a[4], &nl) : NULL;
+  if (!x || !range_ok(n, off, rows * cols) || (lse && (int64_t)nl < rows)) { napi_throw_range_error(env, NULL, "softmaxRows: out of bounds"); return NULL; }
+  for (int64_t r = 0; r < rows; r++) {
+    float *row = x + off + r * cols;
+    float max = row[0];
+    for (int64_t c = 1; c < cols; c++) max = row[c] > max ? row[c] : max;
+    float sum = 0;
+    for (int64_t c = 0; c < cols; c++) { float e = exp_approx(row[c] - max); row[c] = e; sum += e; }
+    float inv = 1.0f / sum;
+    for (int64_t c = 0; c < cols; c++) row[c] *= inv;
+    if (lse) lse[r] = max + logf(sum);
+  }
+  return NULL;
+}
+
+/* causalSoftmax(data, offset, blocks, T, start): `blocks` consecutive T×T score blocks; row t keeps
+ * columns start..t, normalised; everything else becomes 0 (rows before start are all 0). */
+static napi_value causal_softmax(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  size_t n = 0;
+  float *x = f32_arg(env, a[0], &n);
+  int64_t off = int_arg(env, a[1]), blocks = int_arg(env, a[2]), T = int_arg(env, a[3]), start = int_arg(env, a[4]);
+  if (!x || !range_ok(n, off, blocks * T * T) || start < 0) { napi_throw_range_error(env, NULL, "causalSoftmax: out of bounds"); return NULL; }
+  for (int64_t b = 0; b < blocks; b++) {
+    for (int64_t t = 0; t < T; t++) {
+      float *row = x + off + (b * T + t) * T;
+      if (t < start) { memset(row, 0, T * sizeof(float)); continue; }
+      float max = row[start];
+      for (int64_t j = start + 1; j <= t; j++) max = row[j] > max ? row[j] : max;
+      float sum = 0;
+      for (int64_t j = start; j <= t; j++) { float e = exp_approx(row[j] - max); row[j] = e; sum += e; }
+      float inv = 1.0f / sum;
+      for (int64_t j = start; j <= t; j++) row[j] *= inv;
+      if (start > 0) memset(row, 0, start * sizeof(float));
+      if (t + 1 < T) memset(row + t + 1, 0, (T - t - 1) * sizeof(float));
+    }
+  }
+  return NULL;
+}
+
+/* swigluForward(gate, up, out, sigmoid, n): out = gate·σ(gate)·up, sigmoid = σ(gate). */
+static napi_value swiglu_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  size_t ng = 0, nu = 0, no = 0, ns = 0;
+  float *g = f32_arg(env, a[0], &ng), *u = f32_arg(env, a[1], &nu), *o = f32_arg(env, a[2], &no), *sg = f32_arg(env, a[3], &ns);
+  int64_t n = int_arg(env, a[4]);
+  if (!g || !u || !o || !sg || (int64_t)ng < n || (int64_t)nu < n || (int64_t)no < n || (int64_t)ns < n) { napi_throw_range_error(env, NULL, "swigluForward: out of bounds"); return NULL; }
+  for (int64_t i = 0; i < n; i++) {
+    float s = 1.0f / (1.0f + exp_approx(-g[i]));
+    sg[i] = s;
+    o[i] = g[i] * s * u[i];
+  }
   return NULL;
 }
 
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  openblas_set_num_threads((int)int_arg(env, a[0]));
+  max_threads = (int)int_arg(env, a[0]);
+  openblas_set_num_threads(max_threads);
+  current_threads = max_threads;
   return NULL;
 }
 
@@ -72,10 +165,22 @@ static napi_value config(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value set_small_product(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value a[1];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  small_product = int_arg(env, a[0]);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
+  max_threads = current_threads = openblas_get_num_threads();
   napi_property_descriptor props[] = {
     {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+    {"setSmallProduct", NULL, set_small_product, NULL, NULL, NULL, napi_default, NULL},
+    {"softmaxRows", NULL, softmax_rows, NULL, NULL, NULL, napi_default, NULL},
+    {"causalSoftmax", NULL, causal_softmax, NULL, NULL, NULL, napi_default, NULL},
+    {"swigluForward", NULL, swiglu_forward, NULL, NULL, NULL, napi_default, NULL},
     {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));

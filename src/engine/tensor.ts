@@ -5,6 +5,7 @@
  * row-major and contiguous, and ops state exactly which layouts they accept.
  */
 import { assert, NumericalError } from '../core/errors.js';
+import { allocate } from './memory.js';
 
 export type Shape = readonly number[];
 
@@ -18,6 +19,8 @@ export class Tensor {
   readonly size: number;
   /** d(loss)/d(this); allocated on first accumulation. */
   grad: Float32Array | null = null;
+  /** parameters: their gradients outlive a step, so they never come from the buffer pool */
+  persistent = false;
 
   constructor(
     readonly data: Float32Array,
@@ -30,8 +33,16 @@ export class Tensor {
     assert(data.length === this.size, () => `Tensor ${name}: data length ${data.length} does not match shape [${shape}]`);
   }
 
+  /** A zero tensor; its buffer is pooled inside withBufferScope (see memory.ts). */
   static zeros(shape: Shape, requiresGrad = false, name = ''): Tensor {
-    return new Tensor(new Float32Array(shapeSize(shape)), shape, requiresGrad, name);
+    return new Tensor(allocate(shapeSize(shape)), shape, requiresGrad, name);
+  }
+
+  /** A parameter: trainable, never pooled. */
+  static parameter(data: Float32Array, shape: Shape, name: string): Tensor {
+    const t = new Tensor(data, shape, true, name);
+    t.persistent = true;
+    return t;
   }
 
   static from(values: ArrayLike<number>, shape?: Shape, requiresGrad = false): Tensor {
@@ -59,7 +70,7 @@ export class Tensor {
 
   /** The gradient buffer, allocated (zeroed) on first use. */
   gradBuffer(): Float32Array {
-    this.grad ??= new Float32Array(this.size);
+    this.grad ??= this.persistent ? new Float32Array(this.size) : allocate(this.size);
     return this.grad;
   }
 

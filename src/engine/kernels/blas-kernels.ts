@@ -10,14 +10,18 @@ import type { Kernels } from './kernels.js';
 
 interface Addon {
   sgemm(...args: unknown[]): void;
+  softmaxRows(data: Float32Array, offset: number, rows: number, cols: number, lse: Float32Array | null): void;
+  causalSoftmax(data: Float32Array, offset: number, blocks: number, T: number, start: number): void;
+  swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, sigmoid: Float32Array, n: number): void;
   setThreads(n: number): void;
   config(): string;
 }
 
-/** native/build/Release/mtsa_kernels.node, found from src/ (tests) and dist/ (CLI) alike. */
+/** native/build/Release/mtsa_kernels.node under the package root, from src/ (tests) or dist/src/ (CLI). */
 export function addonPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return join(here, '..', '..', '..', 'native', 'build', 'Release', 'mtsa_kernels.node');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'native', 'binding.gyp')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'native', 'build', 'Release', 'mtsa_kernels.node');
 }
 
 function cpuHasAvx512(): boolean {
@@ -49,6 +53,13 @@ export function loadBlasKernels(): BlasLoadResult {
   return {
     kernels: {
       name: 'blas',
+      softmaxRows: (data, offset, rows, cols, lse) => {
+        if (rows > 0 && cols > 0) addon.softmaxRows(data, offset, rows, cols, lse);
+      },
+      causalSoftmax: (data, offset, blocks, T, start) => {
+        if (blocks > 0 && T > 0) addon.causalSoftmax(data, offset, blocks, T, start);
+      },
+      swigluForward: (gate, up, out, sigmoid, n) => addon.swigluForward(gate, up, out, sigmoid, n),
       config: addon.config(),
       setThreads: (n: number) => addon.setThreads(n),
       sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc) {

@@ -34,6 +34,53 @@ function pack(
 
 export const jsKernels: Kernels = {
   name: 'js',
+  softmaxRows(data, offset, rows, cols, lse) {
+    for (let r = 0; r < rows; r++) {
+      const o = offset + r * cols;
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) if (data[o + c] > max) max = data[o + c];
+      let s = 0;
+      for (let c = 0; c < cols; c++) {
+        const e = Math.exp(data[o + c] - max);
+        data[o + c] = e;
+        s += e;
+      }
+      const inv = 1 / s;
+      for (let c = 0; c < cols; c++) data[o + c] *= inv;
+      if (lse) lse[r] = max + Math.log(s);
+    }
+  },
+  causalSoftmax(data, offset, blocks, T, start) {
+    for (let b = 0; b < blocks; b++) {
+      for (let t = 0; t < T; t++) {
+        const row = offset + (b * T + t) * T;
+        if (t < start) {
+          data.fill(0, row, row + T);
+          continue;
+        }
+        let max = -Infinity;
+        for (let j = start; j <= t; j++) if (data[row + j] > max) max = data[row + j];
+        let s = 0;
+        for (let j = start; j <= t; j++) {
+          const e = Math.exp(data[row + j] - max);
+          data[row + j] = e;
+          s += e;
+        }
+        const inv = 1 / s;
+        for (let j = start; j <= t; j++) data[row + j] *= inv;
+        if (start > 0) data.fill(0, row, row + start);
+        data.fill(0, row + t + 1, row + T);
+      }
+    }
+  },
+  swigluForward(gate, up, out, sigmoid, n) {
+    for (let i = 0; i < n; i++) {
+      const x = gate[i];
+      const s = 1 / (1 + Math.exp(-x));
+      sigmoid[i] = s;
+      out[i] = x * s * up[i];
+    }
+  },
   sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc) {
     if (M <= 0 || N <= 0) return;
     if (packA.length < M * K) packA = new Float32Array(M * K);

@@ -1,7 +1,9 @@
 /**
  * The kernel interface: the dense math the engine delegates. Two implementations exist, portable
  * TypeScript (`js`) and OpenBLAS through a small addon (`blas`); tests check they agree.
- * Only matrix products live here, because they are the one place where native code wins by 20–50×.
+ * Matrix products live here because native code wins by 20–50× on them; the three exp-heavy loops
+ * of a training step live here because V8's scalar Math.exp (~13 ns) made them cost more than all
+ * the products together (docs/decisions/0001-own-engine.md).
  */
 
 export type KernelName = 'blas' | 'js';
@@ -31,4 +33,16 @@ export interface Kernels {
     cOffset: number,
     ldc: number,
   ): void;
+
+  /** In place: softmax of each of `rows` rows of length `cols`; lse[r] = log Σ exp(row r) when given. */
+  softmaxRows(data: Float32Array, offset: number, rows: number, cols: number, lse: Float32Array | null): void;
+
+  /**
+   * In place: `blocks` consecutive T×T attention-score blocks become probabilities; row t keeps
+   * columns start..t (causal, keys before `start` are padding), every other entry becomes 0.
+   */
+  causalSoftmax(data: Float32Array, offset: number, blocks: number, T: number, start: number): void;
+
+  /** SwiGLU forward: out = gate·σ(gate)·up and sigmoid = σ(gate), for n entries. */
+  swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, sigmoid: Float32Array, n: number): void;
 }

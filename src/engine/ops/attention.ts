@@ -7,6 +7,7 @@
  */
 import { assert } from '../../core/errors.js';
 import { kernels } from '../kernels/index.js';
+import { allocate } from '../memory.js';
 import { Tensor, record } from '../tensor.js';
 
 export interface AttentionShape {
@@ -31,18 +32,19 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: Attentio
   const ldk = KV * D;
   const scale = 1 / Math.sqrt(D);
   const TT = T * T;
-  const probs = new Float32Array(B * H * TT);
+  const probs = allocate(B * H * TT);
   const out = Tensor.zeros([B * T, H * D]);
   const kern = kernels();
   for (let b = 0; b < B; b++) {
-    const start = keyStart ? keyStart[b] : 0;
+    for (let h = 0; h < H; h++) {
+      const kOff = b * T * ldk + Math.floor(h / group) * D;
+      kern.sgemm(false, true, T, T, D, scale, q.data, b * T * ldq + h * D, ldq, k.data, kOff, ldk, 0, probs, (b * H + h) * TT, T);
+    }
+    kern.causalSoftmax(probs, b * H * TT, H, T, keyStart ? keyStart[b] : 0);
     for (let h = 0; h < H; h++) {
       const qOff = b * T * ldq + h * D;
       const kOff = b * T * ldk + Math.floor(h / group) * D;
-      const pOff = (b * H + h) * TT;
-      kern.sgemm(false, true, T, T, D, scale, q.data, qOff, ldq, k.data, kOff, ldk, 0, probs, pOff, T);
-      maskedSoftmaxRows(probs, pOff, T, start);
-      kern.sgemm(false, false, T, D, T, 1, probs, pOff, T, v.data, kOff, ldk, 0, out.data, qOff, ldq);
+      kern.sgemm(false, false, T, D, T, 1, probs, (b * H + h) * TT, T, v.data, kOff, ldk, 0, out.data, qOff, ldq);
     }
   }
   record([q, k, v], out, () => {
@@ -52,7 +54,7 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: Attentio
     const dq = q.requiresGrad ? q.gradBuffer() : null;
     const dk = k.requiresGrad ? k.gradBuffer() : null;
     const dv = v.requiresGrad ? v.gradBuffer() : null;
-    const dp = new Float32Array(TT);
+    const dp = allocate(TT);
     for (let b = 0; b < B; b++) {
       const start = keyStart ? keyStart[b] : 0;
       for (let h = 0; h < H; h++) {
@@ -65,9 +67,16 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: Attentio
         // dS = P∘(dP − rowsum(dP∘P)), written over dp; masked entries have P = 0 and stay 0.
         for (let t = 0; t < T; t++) {
           const row = t * T;
+          const pRow = pOff + row;
+          if (t < start) {
+            dp.fill(0, row, row + T);
+            continue;
+          }
           let dot = 0;
-          for (let j = start; j <= t; j++) dot += dp[row + j] * probs[pOff + row + j];
-          for (let j = 0; j < T; j++) dp[row + j] = j >= start && j <= t ? probs[pOff + row + j] * (dp[row + j] - dot) : 0;
+          for (let j = start; j <= t; j++) dot += dp[row + j] * probs[pRow + j];
+          for (let j = start; j <= t; j++) dp[row + j] = probs[pRow + j] * (dp[row + j] - dot);
+          if (start > 0) dp.fill(0, row, row + start);
+          dp.fill(0, row + t + 1, row + T);
         }
         if (dq) kb.sgemm(false, false, T, D, T, scale, dp, 0, T, k.data, kOff, ldk, 1, dq, qOff, ldq);
         if (dk) kb.sgemm(true, false, T, D, T, scale, dp, 0, T, q.data, qOff, ldq, 1, dk, kOff, ldk);
@@ -75,27 +84,4 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: Attentio
     }
   });
   return out;
-}
-
-/** Row t keeps columns start..t (causal, after left padding) and is normalised; the rest is 0. */
-export function maskedSoftmaxRows(data: Float32Array, offset: number, T: number, start: number): void {
-  for (let t = 0; t < T; t++) {
-    const row = offset + t * T;
-    if (t < start) {
-      data.fill(0, row, row + T);
-      continue;
-    }
-    let max = -Infinity;
-    for (let j = start; j <= t; j++) if (data[row + j] > max) max = data[row + j];
-    let s = 0;
-    for (let j = start; j <= t; j++) {
-      const e = Math.exp(data[row + j] - max);
-      data[row + j] = e;
-      s += e;
-    }
-    const inv = 1 / s;
-    for (let j = start; j <= t; j++) data[row + j] *= inv;
-    if (start > 0) data.fill(0, row, row + start);
-    data.fill(0, row + t + 1, row + T);
-  }
 }

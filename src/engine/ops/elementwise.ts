@@ -4,7 +4,7 @@
  * favour clarity over speed; the model's hot paths have fused ops elsewhere.
  */
 import { assert } from '../../core/errors.js';
-import { Tensor, record } from '../tensor.js';
+import { Tensor, addInto, record } from '../tensor.js';
 
 function sameShape(a: Tensor, b: Tensor, op: string): void {
   assert(
@@ -24,9 +24,10 @@ function unary(
   const y = out.data;
   for (let i = 0; i < x.length; i++) y[i] = forward(x[i]);
   record([a], out, () => {
-    if (!out.grad) return;
+    const go = out.grad;
+    if (!go) return;
     const g = a.gradBuffer();
-    for (let i = 0; i < x.length; i++) g[i] += out.grad[i] * derivative(x[i], y[i]);
+    for (let i = 0; i < x.length; i++) g[i] += go[i] * derivative(x[i], y[i]);
   });
   return out;
 }
@@ -34,17 +35,13 @@ function unary(
 export function add(a: Tensor, b: Tensor): Tensor {
   sameShape(a, b, 'add');
   const out = Tensor.zeros(a.shape);
-  for (let i = 0; i < out.size; i++) out.data[i] = a.data[i] + b.data[i];
+  const ad = a.data, bd = b.data, y = out.data;
+  for (let i = 0; i < y.length; i++) y[i] = ad[i] + bd[i];
   record([a, b], out, () => {
-    if (!out.grad) return;
-    if (a.requiresGrad) {
-      const g = a.gradBuffer();
-      for (let i = 0; i < g.length; i++) g[i] += out.grad[i];
-    }
-    if (b.requiresGrad) {
-      const g = b.gradBuffer();
-      for (let i = 0; i < g.length; i++) g[i] += out.grad[i];
-    }
+    const go = out.grad;
+    if (!go) return;
+    if (a.requiresGrad) addInto(a.gradBuffer(), go);
+    if (b.requiresGrad) addInto(b.gradBuffer(), go);
   });
   return out;
 }
@@ -54,14 +51,12 @@ export function sub(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.zeros(a.shape);
   for (let i = 0; i < out.size; i++) out.data[i] = a.data[i] - b.data[i];
   record([a, b], out, () => {
-    if (!out.grad) return;
-    if (a.requiresGrad) {
-      const g = a.gradBuffer();
-      for (let i = 0; i < g.length; i++) g[i] += out.grad[i];
-    }
+    const go = out.grad;
+    if (!go) return;
+    if (a.requiresGrad) addInto(a.gradBuffer(), go);
     if (b.requiresGrad) {
       const g = b.gradBuffer();
-      for (let i = 0; i < g.length; i++) g[i] -= out.grad[i];
+      for (let i = 0; i < g.length; i++) g[i] -= go[i];
     }
   });
   return out;
@@ -72,14 +67,17 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.zeros(a.shape);
   for (let i = 0; i < out.size; i++) out.data[i] = a.data[i] * b.data[i];
   record([a, b], out, () => {
-    if (!out.grad) return;
+    const go = out.grad;
+    if (!go) return;
     if (a.requiresGrad) {
       const g = a.gradBuffer();
-      for (let i = 0; i < g.length; i++) g[i] += out.grad[i] * b.data[i];
+      const bd = b.data;
+      for (let i = 0; i < g.length; i++) g[i] += go[i] * bd[i];
     }
     if (b.requiresGrad) {
       const g = b.gradBuffer();
-      for (let i = 0; i < g.length; i++) g[i] += out.grad[i] * a.data[i];
+      const ad = a.data;
+      for (let i = 0; i < g.length; i++) g[i] += go[i] * ad[i];
     }
   });
   return out;

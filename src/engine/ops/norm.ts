@@ -24,13 +24,19 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   record([x, weight], out, () => {
     const g = out.grad;
     if (!g) return;
-    const gx = x.requiresGrad ? x.gradBuffer() : null;
-    const gw = weight.requiresGrad ? weight.gradBuffer() : null;
-    for (let r = 0; r < R; r++) {
-      const o = r * C;
-      const s = inv[r];
-      if (gw) for (let c = 0; c < C; c++) gw[c] += g[o + c] * xd[o + c] * s;
-      if (gx) {
+    if (weight.requiresGrad) {
+      const gw = weight.gradBuffer();
+      for (let r = 0; r < R; r++) {
+        const o = r * C;
+        const s = inv[r];
+        for (let c = 0; c < C; c++) gw[c] += g[o + c] * xd[o + c] * s;
+      }
+    }
+    if (x.requiresGrad) {
+      const gx = x.gradBuffer();
+      for (let r = 0; r < R; r++) {
+        const o = r * C;
+        const s = inv[r];
         // dx = s·(w∘g) − s³/C · x · Σ(w∘g∘x)
         let dot = 0;
         for (let c = 0; c < C; c++) dot += w[c] * g[o + c] * xd[o + c];

@@ -141,6 +141,39 @@ describe('kernel parity', () => {
     }
   });
 
+  it.skipIf(!blas)('native softmax, causal softmax and SwiGLU agree with the TypeScript kernels', () => {
+    const rng = new Rng(10);
+    const rows = 5, cols = 300;
+    const x = Float32Array.from({ length: rows * cols + 7 }, () => rng.normal() * 6);
+    const [a, b] = [x.slice(), x.slice()];
+    const [lseA, lseB] = [new Float32Array(rows), new Float32Array(rows)];
+    jsKernels.softmaxRows(a, 7, rows, cols, lseA);
+    blas!.softmaxRows(b, 7, rows, cols, lseB);
+    const maxDiff = (u: Float32Array, v: Float32Array) => u.reduce((m, ui, i) => Math.max(m, Math.abs(ui - v[i])), 0);
+    expect(maxDiff(a, b)).toBeLessThan(1e-6);
+    expect(maxDiff(lseA, lseB)).toBeLessThan(1e-4);
+
+    const T = 9, blocks = 3;
+    const scores = Float32Array.from({ length: blocks * T * T }, () => rng.normal() * 4);
+    const [c, d] = [scores.slice(), scores.slice()];
+    jsKernels.causalSoftmax(c, 0, blocks, T, 2);
+    blas!.causalSoftmax(d, 0, blocks, T, 2);
+    expect(maxDiff(c, d)).toBeLessThan(1e-6);
+    expect(c[4 * T + 1]).toBe(0); // padding key
+    expect(c[4 * T + 5]).toBe(0); // future key
+    expect(c.slice(4 * T + 2, 4 * T + 5).reduce((s, v) => s + v, 0)).toBeCloseTo(1, 6);
+
+    const n = 1000;
+    const gate = Float32Array.from({ length: n }, () => rng.normal() * 5);
+    const up = Float32Array.from({ length: n }, () => rng.normal());
+    const outs = [new Float32Array(n), new Float32Array(n)];
+    const sigs = [new Float32Array(n), new Float32Array(n)];
+    jsKernels.swigluForward(gate, up, outs[0], sigs[0], n);
+    blas!.swigluForward(gate, up, outs[1], sigs[1], n);
+    expect(maxDiff(outs[0], outs[1])).toBeLessThan(1e-5);
+    expect(maxDiff(sigs[0], sigs[1])).toBeLessThan(1e-6);
+  });
+
   it.skipIf(!blas)('BLAS rejects out-of-bounds operands instead of reading past the array', () => {
     const A = new Float32Array(4);
     expect(() => blas!.sgemm(false, false, 2, 2, 2, 1, A, 1, 2, A, 0, 2, 0, A, 0, 2)).toThrow(/out of bounds/);

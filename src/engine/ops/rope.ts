@@ -4,7 +4,8 @@
  * (llama.cpp's GGUF expects adjacent pairs; a GGUF export must permute Q/K rows.)
  */
 import { assert } from '../../core/errors.js';
-import { Tensor, record } from '../tensor.js';
+import { allocateCopy } from '../memory.js';
+import { Tensor, addInto, record } from '../tensor.js';
 
 const tables = new Map<string, { cos: Float32Array; sin: Float32Array; length: number }>();
 
@@ -71,15 +72,21 @@ export function rope(x: Tensor, heads: number, positions: Int32Array, theta: num
   const headDim = x.cols / heads;
   assert(Number.isInteger(headDim) && headDim % 2 === 0, () => `rope: ${x.cols} features do not split into ${heads} heads of even size`);
   assert(positions.length === rows, () => `rope: ${positions.length} positions for ${rows} rows`);
-  const out = new Tensor(Float32Array.from(x.data), x.shape);
+  const out = new Tensor(allocateCopy(x.data), x.shape);
   applyRopeInPlace(out.data, rows, heads, headDim, positions, theta);
   record([x], out, () => {
     if (!out.grad) return;
-    // The rotation is orthogonal, so its backward is the inverse rotation of the gradient.
-    const g = Float32Array.from(out.grad);
+    // The rotation is orthogonal, so its backward is the inverse rotation of the gradient. When x
+    // has no gradient yet (the usual case: x is a fresh projection) rotate straight into it.
+    if (!x.grad) {
+      x.grad = out.grad;
+      out.grad = null;
+      applyRopeInPlace(x.grad, rows, heads, headDim, positions, theta, true);
+      return;
+    }
+    const g = allocateCopy(out.grad);
     applyRopeInPlace(g, rows, heads, headDim, positions, theta, true);
-    const gx = x.gradBuffer();
-    for (let i = 0; i < g.length; i++) gx[i] += g[i];
+    addInto(x.grad, g);
   });
   return out;
 }

@@ -4,27 +4,16 @@
  * log-probs are sums of `tokenLogProbs` over masked positions.
  */
 import { assert } from '../../core/errors.js';
+import { kernels } from '../kernels/index.js';
+import { allocateCopy } from '../memory.js';
 import { Tensor, record } from '../tensor.js';
 
 export function softmax(x: Tensor): Tensor {
   const C = x.cols;
   const R = x.rows;
-  const out = Tensor.zeros(x.shape);
-  const xd = x.data;
+  const out = new Tensor(allocateCopy(x.data), x.shape);
   const y = out.data;
-  for (let r = 0; r < R; r++) {
-    const o = r * C;
-    let max = -Infinity;
-    for (let c = 0; c < C; c++) if (xd[o + c] > max) max = xd[o + c];
-    let s = 0;
-    for (let c = 0; c < C; c++) {
-      const e = Math.exp(xd[o + c] - max);
-      y[o + c] = e;
-      s += e;
-    }
-    const inv = 1 / s;
-    for (let c = 0; c < C; c++) y[o + c] *= inv;
-  }
+  kernels().softmaxRows(y, 0, R, C, null);
   record([x], out, () => {
     const g = out.grad;
     if (!g) return;
@@ -81,15 +70,15 @@ export function tokenLogProbs(logits: Tensor, targets: Int32Array): Tensor {
   const N = logits.rows;
   assert(targets.length === N, () => `tokenLogProbs: ${targets.length} targets for ${N} rows`);
   const out = Tensor.zeros([N]);
-  const x = logits.data;
+  // Probabilities are kept for the backward, which then needs no exp: d log p_t/dx = onehot_t − p.
+  const probs = allocateCopy(logits.data);
   const lse = new Float32Array(N);
+  kernels().softmaxRows(probs, 0, N, V, lse);
   for (let r = 0; r < N; r++) {
     const t = targets[r];
     if (t < 0) continue;
     assert(t < V, () => `tokenLogProbs: target id ${t} is outside the vocabulary of ${V}`);
-    const l = logSumExpRow(x, r * V, V);
-    lse[r] = l;
-    out.data[r] = x[r * V + t] - l;
+    out.data[r] = logits.data[r * V + t] - lse[r];
   }
   record([logits], out, () => {
     const g = out.grad;
@@ -99,10 +88,8 @@ export function tokenLogProbs(logits: Tensor, targets: Int32Array): Tensor {
       const t = targets[r];
       const gr = g[r];
       if (t < 0 || gr === 0) continue;
-      // d log p_t / d x_c = [c = t] − softmax_c
       const o = r * V;
-      const l = lse[r];
-      for (let c = 0; c < V; c++) gx[o + c] -= gr * Math.exp(x[o + c] - l);
+      for (let c = 0; c < V; c++) gx[o + c] -= gr * probs[o + c];
       gx[o + t] += gr;
     }
   });
