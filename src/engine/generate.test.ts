@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../core/rng.js';
+import { tinyModel } from '../testing/tiny.js';
+import { generate, sampleToken } from './generate.js';
+
+describe('sampleToken', () => {
+  const logits = Float32Array.from([0, 3, 1, 2.9, -5]);
+
+  it('temperature 0 is greedy', () => {
+    expect(sampleToken(logits, 0, 5, { temperature: 0, topP: 1 }, new Rng(1))).toBe(1);
+  });
+
+  it('top-p keeps only the nucleus', () => {
+    // softmax ≈ [0.024, 0.46, 0.066, 0.42, 0.0003]; top-p 0.8 keeps tokens 1 and 3
+    const rng = new Rng(2);
+    const seen = new Set<number>();
+    for (let i = 0; i < 300; i++) seen.add(sampleToken(logits, 0, 5, { temperature: 1, topP: 0.8 }, rng));
+    expect([...seen].sort()).toEqual([1, 3]);
+  });
+
+  it('frequencies follow the softmax at temperature 1 and flatten at high temperature', () => {
+    const rng = new Rng(3);
+    const counts = (temperature: number) => {
+      const c = new Array(5).fill(0);
+      for (let i = 0; i < 4000; i++) c[sampleToken(logits, 0, 5, { temperature, topP: 1 }, rng)]++;
+      return c.map((x) => x / 4000);
+    };
+    const t1 = counts(1);
+    expect(t1[1]).toBeGreaterThan(0.42);
+    expect(t1[1]).toBeLessThan(0.5);
+    expect(counts(100)[4]).toBeGreaterThan(0.15);
+  });
+});
+
+describe('generate', () => {
+  it('is deterministic for a seed, honours per-sequence budgets and stop tokens', () => {
+    const model = tinyModel(5);
+    const prompts = [[3, 4, 5], [7, 8], [9]];
+    const settings = [
+      { temperature: 1, topP: 0.95, maxNewTokens: 7, stopTokenIds: [] },
+      { temperature: 0, topP: 1, maxNewTokens: 12, stopTokenIds: [] },
+      { temperature: 1.2, topP: 0.9, maxNewTokens: 30, stopTokenIds: [] },
+    ];
+    const a = generate(model, prompts, { padId: 0, settings, rng: new Rng(9) });
+    const b = generate(model, prompts, { padId: 0, settings, rng: new Rng(9) });
+    expect(a).toEqual(b);
+    expect(a.map((r) => r.tokens.length)).toEqual([7, 12, 30]);
+    expect(a.every((r) => r.finishReason === 'length')).toBe(true);
+    // A stop token ends a sequence and is kept.
+    const alone = generate(model, [prompts[2]], { padId: 0, settings: settings[2], rng: new Rng(9) })[0];
+    const stopAt = alone.tokens[4];
+    const stopped = generate(model, [prompts[2]], { padId: 0, settings: { ...settings[2], stopTokenIds: [stopAt] }, rng: new Rng(9) });
+    const firstStop = alone.tokens.indexOf(stopAt);
+    expect(stopped[0].finishReason).toBe('stop');
+    expect(stopped[0].tokens.at(-1)).toBe(stopAt);
+    expect(stopped[0].tokens.length).toBeLessThanOrEqual(firstStop + 1);
+  });
+
+  it('greedy continuation does not depend on the other sequences in the batch (padding is masked)', () => {
+    const model = tinyModel(6);
+    const greedy = { temperature: 0, topP: 1, maxNewTokens: 8, stopTokenIds: [] };
+    const alone = generate(model, [[5, 6]], { padId: 0, settings: greedy, rng: new Rng(1) });
+    const batched = generate(model, [[1, 2, 3, 4, 5, 6, 7], [5, 6]], { padId: 0, settings: greedy, rng: new Rng(1) });
+    expect(batched[1].tokens).toEqual(alone[0].tokens);
+  });
+
+  it('with one generator per sequence, a result does not depend on the rest of the batch', () => {
+    const model = tinyModel(8);
+    const settings = { temperature: 1, topP: 0.9, maxNewTokens: 10, stopTokenIds: [] };
+    const alone = generate(model, [[4, 5]], { padId: 0, settings, rng: [new Rng(77)] });
+    const batched = generate(model, [[9, 9, 9], [4, 5]], { padId: 0, settings, rng: [new Rng(1), new Rng(77)] });
+    expect(batched[1]).toEqual(alone[0]);
+  });
+
+  it('a shouldStop callback ends a sequence (stop strings)', () => {
+    const model = tinyModel(7);
+    const results = generate(model, [[1, 2]], {
+      padId: 0,
+      settings: { temperature: 1, topP: 1, maxNewTokens: 20, stopTokenIds: [] },
+      rng: new Rng(2),
+      shouldStop: (_i, tokens) => tokens.length === 3,
+    });
+    expect(results[0]).toMatchObject({ finishReason: 'stop' });
+    expect(results[0].tokens).toHaveLength(3);
+  });
+});

@@ -1,0 +1,245 @@
+/**
+ * Batched sampling with a key/value cache. Prompts are left-padded to a common length (keys before
+ * a sequence's start are masked and its positions start at 0), prefilled in one forward, then
+ * decoded one token per step for the whole batch. Each sequence has its own temperature, top-p,
+ * token budget and stop tokens, so one batch can hold MTSA's four regeneration temperatures.
+ * No tape: this is inference only. Stop *strings* are the caller's (it owns the tokenizer).
+ */
+import { assert } from '../core/errors.js';
+import type { Rng } from '../core/rng.js';
+import { kernels } from './kernels/index.js';
+import { withBufferScope } from './memory.js';
+import type { LlamaModel } from './nn/llama.js';
+import * as ops from './ops/index.js';
+import { applyRopeInPlace } from './ops/rope.js';
+import { Tensor, noGrad } from './tensor.js';
+
+export interface SamplingSettings {
+  /** 0 means greedy */
+  temperature: number;
+  /** nucleus sampling mass in (0, 1]; 1 disables it */
+  topP: number;
+  maxNewTokens: number;
+  /** generation ends after emitting one of these (the token is kept in the output) */
+  stopTokenIds: readonly number[];
+}
+
+export interface GenerationResult {
+  tokens: number[];
+  finishReason: 'stop' | 'length' | 'context';
+}
+
+/** Key/value cache for a batch: per layer (B, capacity, KV·D). */
+export class KvCache {
+  readonly keys: Float32Array[];
+  readonly values: Float32Array[];
+  /** positions filled so far (the same for every sequence: prompts are left-padded) */
+  length = 0;
+
+  constructor(
+    readonly model: LlamaModel,
+    readonly batch: number,
+    readonly capacity: number,
+    /** first real (non-padding) position of each sequence */
+    readonly start: Int32Array,
+  ) {
+    const width = model.config.numKvHeads * model.headDim;
+    this.keys = model.layers.map(() => new Float32Array(batch * capacity * width));
+    this.values = model.layers.map(() => new Float32Array(batch * capacity * width));
+  }
+}
+
+/**
+ * Runs new tokens (B, n) through the model at cache positions length..length+n−1, stores their
+ * keys/values, and returns the final-norm hidden state of each sequence's last new token (B, C).
+ */
+export function forwardCached(model: LlamaModel, cache: KvCache, ids: Int32Array, n: number): Float32Array {
+  const { numHeads: H, numKvHeads: KV, rmsNormEps: eps, ropeTheta: theta, hiddenSize: C } = model.config;
+  const D = model.headDim;
+  const B = cache.batch;
+  const L0 = cache.length;
+  const L = L0 + n;
+  assert(ids.length === B * n, () => `forwardCached: ${ids.length} ids for batch ${B} × ${n}`);
+  assert(L <= cache.capacity, () => `forwardCached: ${L} positions exceed the cache capacity ${cache.capacity}`);
+  assert(L <= model.config.maxPositions, () => `generation reached ${L} positions, beyond maxPositions ${model.config.maxPositions}`);
+  const positions = new Int32Array(B * n);
+  for (let b = 0; b < B; b++) for (let t = 0; t < n; t++) positions[b * n + t] = Math.max(0, L0 + t - cache.start[b]);
+  const kern = kernels();
+  const width = KV * D;
+  const group = H / KV;
+  const scale = 1 / Math.sqrt(D);
+  return noGrad(() =>
+    withBufferScope(() => {
+      let x = ops.embedding(model.embed, ids); // (B·n, C)
+      const scores = new Float32Array(n * L);
+      model.layers.forEach((layer, l) => {
+        const h = ops.rmsNorm(x, layer.inputNorm, eps);
+        const q = ops.linear(h, layer.q).data; // (B·n, H·D)
+        const k = ops.linear(h, layer.k).data; // (B·n, KV·D)
+        const v = ops.linear(h, layer.v).data;
+        applyRopeInPlace(q, B * n, H, D, positions, theta);
+        applyRopeInPlace(k, B * n, KV, D, positions, theta);
+        const keys = cache.keys[l];
+        const values = cache.values[l];
+        for (let b = 0; b < B; b++) {
+          const base = (b * cache.capacity + L0) * width;
+          keys.set(k.subarray(b * n * width, (b + 1) * n * width), base);
+          values.set(v.subarray(b * n * width, (b + 1) * n * width), base);
+        }
+        const attention = Tensor.zeros([B * n, H * D]);
+        for (let b = 0; b < B; b++) {
+          const start = cache.start[b];
+          const cacheBase = b * cache.capacity * width;
+          for (let hd = 0; hd < H; hd++) {
+            const kvOffset = cacheBase + Math.floor(hd / group) * D;
+            const qOffset = b * n * H * D + hd * D;
+            // scores (n, L) = q (n, D) · Kᵀ over every cached position, then causal softmax
+            kern.sgemm(false, true, n, L, D, scale, q, qOffset, H * D, keys, kvOffset, width, 0, scores, 0, L);
+            for (let t = 0; t < n; t++) {
+              const row = t * L;
+              const last = L0 + t; // causal: query t sees keys start..L0+t
+              const from = Math.min(start, last);
+              scores.fill(-Infinity, row, row + from);
+              scores.fill(-Infinity, row + last + 1, row + L);
+            }
+            kern.softmaxRows(scores, 0, n, L, null);
+            kern.sgemm(false, false, n, D, L, 1, scores, 0, L, values, kvOffset, width, 0, attention.data, qOffset, H * D);
+          }
+        }
+        x = ops.add(x, ops.linear(attention, layer.o));
+        const h2 = ops.rmsNorm(x, layer.postNorm, eps);
+        x = ops.add(x, ops.linear(ops.swiglu(ops.linear(h2, layer.gate), ops.linear(h2, layer.up)), layer.down));
+      });
+      cache.length = L;
+      const last = new Float32Array(B * C);
+      for (let b = 0; b < B; b++) last.set(x.data.subarray((b * n + n - 1) * C, (b * n + n) * C), b * C);
+      return ops.rmsNorm(new Tensor(last, [B, C]), model.finalNorm, eps).data.slice();
+    }),
+  );
+}
+
+/** Next-token logits (B, V) from hidden states (B, C). */
+export function headLogits(model: LlamaModel, hidden: Float32Array, batch: number): Float32Array {
+  return noGrad(() => model.logits(new Tensor(hidden, [batch, model.config.hiddenSize])).data);
+}
+
+/**
+ * Draws a token from logits with temperature and nucleus (top-p) truncation. Exact top-p without
+ * sorting the whole vocabulary: only tokens above a small probability floor are sorted, which is
+ * enough whenever they already hold the nucleus mass (otherwise the floor is lowered).
+ */
+export function sampleToken(logits: Float32Array, offset: number, V: number, settings: Pick<SamplingSettings, 'temperature' | 'topP'>, rng: Rng): number {
+  if (settings.temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < V; i++) if (logits[offset + i] > logits[offset + best]) best = i;
+    return best;
+  }
+  const probs = new Float64Array(V);
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) if (logits[offset + i] > max) max = logits[offset + i];
+  let total = 0;
+  const inverseTemperature = 1 / settings.temperature;
+  for (let i = 0; i < V; i++) {
+    const p = Math.exp((logits[offset + i] - max) * inverseTemperature);
+    probs[i] = p;
+    total += p;
+  }
+  for (let i = 0; i < V; i++) probs[i] /= total;
+  const topP = settings.topP;
+  if (topP >= 1) return drawFrom(probs, null, rng);
+  let floor = 1e-3;
+  for (;;) {
+    const candidates: number[] = [];
+    let mass = 0;
+    for (let i = 0; i < V; i++) {
+      if (probs[i] >= floor) {
+        candidates.push(i);
+        mass += probs[i];
+      }
+    }
+    if (mass >= topP || floor === 0) {
+      // Ties are broken by token id so the result does not depend on sort stability.
+      candidates.sort((a, b) => probs[b] - probs[a] || a - b);
+      let cumulative = 0;
+      let keep = 0;
+      while (keep < candidates.length && cumulative < topP) cumulative += probs[candidates[keep++]];
+      return drawFrom(probs, candidates.slice(0, keep), rng);
+    }
+    floor = floor > 1e-9 ? floor / 100 : 0;
+  }
+}
+
+function drawFrom(probs: Float64Array, candidates: number[] | null, rng: Rng): number {
+  if (!candidates) {
+    let r = rng.next();
+    for (let i = 0; i < probs.length; i++) {
+      r -= probs[i];
+      if (r < 0) return i;
+    }
+    return probs.length - 1;
+  }
+  let mass = 0;
+  for (const i of candidates) mass += probs[i];
+  let r = rng.next() * mass;
+  for (const i of candidates) {
+    r -= probs[i];
+    if (r < 0) return i;
+  }
+  return candidates[candidates.length - 1];
+}
+
+export interface GenerateOptions {
+  padId: number;
+  /** per-sequence sampling settings (one entry per prompt, or one shared) */
+  settings: SamplingSettings | readonly SamplingSettings[];
+  /** one generator per sequence makes each result independent of what else is in the batch */
+  rng: Rng | readonly Rng[];
+  /** called after each new token; return true to stop that sequence (stop strings) */
+  shouldStop?: (index: number, tokens: readonly number[]) => boolean;
+}
+
+/** Samples continuations of a batch of prompts. */
+export function generate(model: LlamaModel, prompts: readonly (readonly number[])[], options: GenerateOptions): GenerationResult[] {
+  const B = prompts.length;
+  if (B === 0) return [];
+  const settingsOf = (b: number): SamplingSettings => (Array.isArray(options.settings) ? (options.settings as SamplingSettings[])[b] : (options.settings as SamplingSettings));
+  const promptLength = Math.max(...prompts.map((p) => p.length));
+  assert(prompts.every((p) => p.length > 0), 'generate: empty prompt');
+  const budget = Math.max(...prompts.map((_, b) => settingsOf(b).maxNewTokens));
+  const capacity = Math.min(model.config.maxPositions, promptLength + budget);
+  assert(promptLength < model.config.maxPositions, () => `generate: prompt of ${promptLength} tokens leaves no room below maxPositions ${model.config.maxPositions}`);
+  const start = Int32Array.from(prompts, (p) => promptLength - p.length);
+  const cache = new KvCache(model, B, capacity, start);
+  const ids = new Int32Array(B * promptLength).fill(options.padId);
+  prompts.forEach((p, b) => ids.set(p, b * promptLength + start[b]));
+  const V = model.config.vocabSize;
+  const results: GenerationResult[] = prompts.map(() => ({ tokens: [], finishReason: 'length' }));
+  const done = new Uint8Array(B);
+  let hidden = forwardCached(model, cache, ids, promptLength);
+  for (;;) {
+    const logits = headLogits(model, hidden, B);
+    const next = new Int32Array(B).fill(options.padId);
+    let active = 0;
+    for (let b = 0; b < B; b++) {
+      if (done[b]) continue;
+      const settings = settingsOf(b);
+      const rng = Array.isArray(options.rng) ? (options.rng as Rng[])[b] : (options.rng as Rng);
+      const token = sampleToken(logits, b * V, V, settings, rng);
+      const result = results[b];
+      result.tokens.push(token);
+      next[b] = token;
+      if (settings.stopTokenIds.includes(token) || options.shouldStop?.(b, result.tokens)) {
+        result.finishReason = 'stop';
+        done[b] = 1;
+      } else if (result.tokens.length >= settings.maxNewTokens) {
+        done[b] = 1;
+      } else if (cache.length >= capacity) {
+        result.finishReason = 'context';
+        done[b] = 1;
+      } else active++;
+    }
+    if (active === 0) break;
+    hidden = forwardCached(model, cache, next, 1);
+  }
+  return results;
+}
