@@ -3,10 +3,6 @@
  * vocab 2048, sequence 128, batch 16) with this engine and with PyTorch on CPU, in one run.
  * Prints one JSON line: {"bench":"engine-train","ours_tokens_per_s":…,"torch_tokens_per_s":…,"ratio":…,"kernels":…}
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/core/rng.js';
 import { kernels } from '../src/engine/kernels/index.js';
 import { languageModelLoss } from '../src/engine/log-probs.js';
@@ -14,8 +10,9 @@ import { LlamaModel, defaultLlamaConfig } from '../src/engine/nn/llama.js';
 import { AdamW } from '../src/engine/optim/adamw.js';
 import { withBufferScope } from '../src/engine/memory.js';
 import { backward, clearTape } from '../src/engine/tensor.js';
+import { runPythonAnchor } from './python-anchor.js';
+import { REFERENCE } from './reference.js';
 
-export const REFERENCE = { vocabSize: 2048, hiddenSize: 128, intermediateSize: 344, numLayers: 4, numHeads: 4, numKvHeads: 4, seqLen: 128, batch: 16 };
 
 function measureOurs(steps: number, warmup: number): { tokensPerSecond: number; finalLoss: number; msPerStep: number } {
   const config = defaultLlamaConfig({ ...REFERENCE, maxPositions: REFERENCE.seqLen });
@@ -45,21 +42,10 @@ function measureOurs(steps: number, warmup: number): { tokensPerSecond: number; 
   return { tokensPerSecond: tokens / seconds, finalLoss, msPerStep: (seconds * 1000) / steps };
 }
 
-function measureTorch(steps: number, warmup: number): { tokensPerSecond: number | null; note?: string } {
-  const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'torch_train.py');
-  const path = existsSync(script) ? script : join(dirname(fileURLToPath(import.meta.url)), 'torch_train.py');
-  const result = spawnSync(existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', [path, JSON.stringify({ ...REFERENCE, steps, warmup })], { encoding: 'utf8' });
-  if (result.status !== 0) {
-    const reason = /No module named 'torch'/.test(result.stderr) ? 'PyTorch not installed (apt-get install python3-torch)' : result.stderr.trim().split('\n').pop();
-    return { tokensPerSecond: null, note: `torch half skipped: ${reason}` };
-  }
-  return { tokensPerSecond: JSON.parse(result.stdout.trim().split('\n').pop()!).tokens_per_s };
-}
-
 const steps = Number(process.env.BENCH_STEPS ?? 20);
 const warmup = 3;
 const ours = measureOurs(steps, warmup);
-const torch = process.env.BENCH_SKIP_TORCH ? { tokensPerSecond: null, note: 'torch half skipped: BENCH_SKIP_TORCH set' } : measureTorch(steps, warmup);
+const torch = runPythonAnchor('torch_train.py', { ...REFERENCE, steps, warmup });
 const line = {
   bench: 'engine-train',
   ours_tokens_per_s: Math.round(ours.tokensPerSecond),

@@ -151,6 +151,57 @@ static napi_value swiglu_forward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* attendCached(q, keys, values, out, start, B, H, KV, D, capacity, length, scale): one decoding step
+ * of attention for every sequence and head at once. q/out are (B, H·D); keys/values are
+ * (B, capacity, KV·D); sequence b attends to cached positions start[b] .. length−1. */
+static napi_value attend_cached(napi_env env, napi_callback_info info) {
+  size_t argc = 12; napi_value a[12];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  size_t nq = 0, nk = 0, nv = 0, no = 0;
+  float *q = f32_arg(env, a[0], &nq), *keys = f32_arg(env, a[1], &nk), *values = f32_arg(env, a[2], &nv), *out = f32_arg(env, a[3], &no);
+  bool is_typed = false; napi_is_typedarray(env, a[4], &is_typed);
+  napi_typedarray_type type; size_t ns = 0; void *sdata = NULL; napi_value sbuf; size_t soff;
+  if (is_typed) napi_get_typedarray_info(env, a[4], &type, &ns, &sdata, &sbuf, &soff);
+  int64_t B = int_arg(env, a[5]), H = int_arg(env, a[6]), KV = int_arg(env, a[7]), D = int_arg(env, a[8]), cap = int_arg(env, a[9]), L = int_arg(env, a[10]);
+  float scale = (float)num_arg(env, a[11]);
+  if (!q || !keys || !values || !out || !is_typed || type != napi_int32_array || (int64_t)ns < B || KV <= 0 || H % KV != 0 ||
+      (int64_t)nq < B * H * D || (int64_t)no < B * H * D || (int64_t)nk < B * cap * KV * D || (int64_t)nv < B * cap * KV * D || L > cap || L <= 0) {
+    napi_throw_range_error(env, NULL, "attendCached: bad arguments"); return NULL;
+  }
+  const int32_t *start = (const int32_t *)sdata;
+  float scores[L];
+  int64_t group = H / KV, width = KV * D;
+  for (int64_t b = 0; b < B; b++) {
+    int64_t from = start[b] < L ? start[b] : L - 1;
+    if (from < 0) from = 0;
+    for (int64_t h = 0; h < H; h++) {
+      const float *qh = q + (b * H + h) * D;
+      const float *kb = keys + b * cap * width + (h / group) * D;
+      const float *vb = values + b * cap * width + (h / group) * D;
+      float max = -3.0e38f;
+      for (int64_t j = from; j < L; j++) {
+        const float *kj = kb + j * width;
+        float dot = 0;
+        for (int64_t d = 0; d < D; d++) dot += qh[d] * kj[d];
+        dot *= scale;
+        scores[j] = dot;
+        max = dot > max ? dot : max;
+      }
+      float sum = 0;
+      for (int64_t j = from; j < L; j++) { float e = exp_approx(scores[j] - max); scores[j] = e; sum += e; }
+      float inv = 1.0f / sum;
+      float *oh = out + (b * H + h) * D;
+      for (int64_t d = 0; d < D; d++) oh[d] = 0;
+      for (int64_t j = from; j < L; j++) {
+        const float *vj = vb + j * width;
+        float p = scores[j] * inv;
+        for (int64_t d = 0; d < D; d++) oh[d] += p * vj[d];
+      }
+    }
+  }
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
@@ -180,6 +231,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setSmallProduct", NULL, set_small_product, NULL, NULL, NULL, napi_default, NULL},
     {"softmaxRows", NULL, softmax_rows, NULL, NULL, NULL, napi_default, NULL},
     {"causalSoftmax", NULL, causal_softmax, NULL, NULL, NULL, napi_default, NULL},
+    {"attendCached", NULL, attend_cached, NULL, NULL, NULL, napi_default, NULL},
     {"swigluForward", NULL, swiglu_forward, NULL, NULL, NULL, napi_default, NULL},
     {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
   };

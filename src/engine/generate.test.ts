@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/rng.js';
 import { tinyModel } from '../testing/tiny.js';
-import { generate, sampleToken } from './generate.js';
+import { generate, sampleFromProbabilities, sampleToken } from './generate.js';
 
 describe('sampleToken', () => {
   const logits = Float32Array.from([0, 3, 1, 2.9, -5]);
@@ -29,6 +29,32 @@ describe('sampleToken', () => {
     expect(t1[1]).toBeGreaterThan(0.42);
     expect(t1[1]).toBeLessThan(0.5);
     expect(counts(100)[4]).toBeGreaterThan(0.15);
+  });
+});
+
+describe('sampleFromProbabilities', () => {
+  it('draws exactly from the nucleus a full sort defines, for flat and peaked distributions', () => {
+    const rng = new Rng(5);
+    for (const sharpness of [0.1, 1, 4]) {
+      const V = 40;
+      const logits = Array.from({ length: V }, () => rng.normal() * sharpness);
+      const max = Math.max(...logits);
+      const weights = logits.map((l) => Math.exp(l - max));
+      const total = weights.reduce((a, b) => a + b, 0);
+      const probs = Float32Array.from(weights.map((w) => w / total));
+      const topP = 0.7;
+      const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a]);
+      const nucleus = new Set<number>();
+      let mass = 0;
+      for (const i of order) {
+        if (mass >= topP) break;
+        nucleus.add(i);
+        mass += probs[i];
+      }
+      const seen = new Set<number>();
+      for (let i = 0; i < 3000; i++) seen.add(sampleFromProbabilities(probs, topP, rng));
+      expect([...seen].sort((a, b) => a - b)).toEqual([...nucleus].sort((a, b) => a - b));
+    }
   });
 });
 

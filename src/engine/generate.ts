@@ -87,23 +87,27 @@ export function forwardCached(model: LlamaModel, cache: KvCache, ids: Int32Array
           values.set(v.subarray(b * n * width, (b + 1) * n * width), base);
         }
         const attention = Tensor.zeros([B * n, H * D]);
-        for (let b = 0; b < B; b++) {
-          const start = cache.start[b];
-          const cacheBase = b * cache.capacity * width;
-          for (let hd = 0; hd < H; hd++) {
-            const kvOffset = cacheBase + Math.floor(hd / group) * D;
-            const qOffset = b * n * H * D + hd * D;
-            // scores (n, L) = q (n, D) · Kᵀ over every cached position, then causal softmax
-            kern.sgemm(false, true, n, L, D, scale, q, qOffset, H * D, keys, kvOffset, width, 0, scores, 0, L);
-            for (let t = 0; t < n; t++) {
-              const row = t * L;
-              const last = L0 + t; // causal: query t sees keys start..L0+t
-              const from = Math.min(start, last);
-              scores.fill(-Infinity, row, row + from);
-              scores.fill(-Infinity, row + last + 1, row + L);
+        if (n === 1) {
+          kern.attendCached(q, keys, values, attention.data, cache.start, { batch: B, heads: H, kvHeads: KV, headDim: D, capacity: cache.capacity, length: L }, scale);
+        } else {
+          for (let b = 0; b < B; b++) {
+            const start = cache.start[b];
+            const cacheBase = b * cache.capacity * width;
+            for (let hd = 0; hd < H; hd++) {
+              const kvOffset = cacheBase + Math.floor(hd / group) * D;
+              const qOffset = b * n * H * D + hd * D;
+              // scores (n, L) = q (n, D) · Kᵀ over every cached position, then causal softmax
+              kern.sgemm(false, true, n, L, D, scale, q, qOffset, H * D, keys, kvOffset, width, 0, scores, 0, L);
+              for (let t = 0; t < n; t++) {
+                const row = t * L;
+                const last = L0 + t; // causal: query t sees keys start..L0+t
+                const from = Math.min(start, last);
+                scores.fill(-Infinity, row, row + from);
+                scores.fill(-Infinity, row + last + 1, row + L);
+              }
+              kern.softmaxRows(scores, 0, n, L, null);
+              kern.sgemm(false, false, n, D, L, 1, scores, 0, L, values, kvOffset, width, 0, attention.data, qOffset, H * D);
             }
-            kern.softmaxRows(scores, 0, n, L, null);
-            kern.sgemm(false, false, n, D, L, 1, scores, 0, L, values, kvOffset, width, 0, attention.data, qOffset, H * D);
           }
         }
         x = ops.add(x, ops.linear(attention, layer.o));
@@ -124,9 +128,10 @@ export function headLogits(model: LlamaModel, hidden: Float32Array, batch: numbe
 }
 
 /**
- * Draws a token from logits with temperature and nucleus (top-p) truncation. Exact top-p without
- * sorting the whole vocabulary: only tokens above a small probability floor are sorted, which is
- * enough whenever they already hold the nucleus mass (otherwise the floor is lowered).
+ * Draws a token from logits with temperature and nucleus (top-p) truncation. The nucleus is every
+ * token whose probability is at least the threshold τ where the descending cumulative mass first
+ * reaches topP (ties at τ are all kept). τ is found by sorting a typed copy of the probabilities
+ * (native sort, no comparator), or only of those above 1e-3 when they already hold topP.
  */
 export function sampleToken(logits: Float32Array, offset: number, V: number, settings: Pick<SamplingSettings, 'temperature' | 'topP'>, rng: Rng): number {
   if (settings.temperature <= 0) {
@@ -134,58 +139,57 @@ export function sampleToken(logits: Float32Array, offset: number, V: number, set
     for (let i = 1; i < V; i++) if (logits[offset + i] > logits[offset + best]) best = i;
     return best;
   }
-  const probs = new Float64Array(V);
-  let max = -Infinity;
-  for (let i = 0; i < V; i++) if (logits[offset + i] > max) max = logits[offset + i];
-  let total = 0;
+  const probs = new Float32Array(V);
   const inverseTemperature = 1 / settings.temperature;
-  for (let i = 0; i < V; i++) {
-    const p = Math.exp((logits[offset + i] - max) * inverseTemperature);
-    probs[i] = p;
-    total += p;
-  }
-  for (let i = 0; i < V; i++) probs[i] /= total;
-  const topP = settings.topP;
-  if (topP >= 1) return drawFrom(probs, null, rng);
-  let floor = 1e-3;
-  for (;;) {
-    const candidates: number[] = [];
-    let mass = 0;
-    for (let i = 0; i < V; i++) {
-      if (probs[i] >= floor) {
-        candidates.push(i);
-        mass += probs[i];
-      }
-    }
-    if (mass >= topP || floor === 0) {
-      // Ties are broken by token id so the result does not depend on sort stability.
-      candidates.sort((a, b) => probs[b] - probs[a] || a - b);
-      let cumulative = 0;
-      let keep = 0;
-      while (keep < candidates.length && cumulative < topP) cumulative += probs[candidates[keep++]];
-      return drawFrom(probs, candidates.slice(0, keep), rng);
-    }
-    floor = floor > 1e-9 ? floor / 100 : 0;
-  }
+  for (let i = 0; i < V; i++) probs[i] = logits[offset + i] * inverseTemperature;
+  kernels().softmaxRows(probs, 0, 1, V, null);
+  return sampleFromProbabilities(probs, settings.topP, rng);
 }
 
-function drawFrom(probs: Float64Array, candidates: number[] | null, rng: Rng): number {
-  if (!candidates) {
-    let r = rng.next();
-    for (let i = 0; i < probs.length; i++) {
-      r -= probs[i];
-      if (r < 0) return i;
+const BUCKETS = 1024;
+const bucketMass = new Float64Array(BUCKETS);
+
+/**
+ * Samples from a probability row with nucleus truncation. The threshold τ is found without sorting
+ * the vocabulary: probabilities are binned linearly in [0, max], the bins are accumulated from the
+ * top until they hold topP, and only the boundary bin is sorted.
+ */
+export function sampleFromProbabilities(probs: Float32Array, topP: number, rng: Rng): number {
+  const V = probs.length;
+  let threshold = 0;
+  if (topP < 1) {
+    let max = 0;
+    for (let i = 0; i < V; i++) if (probs[i] > max) max = probs[i];
+    const toBucket = (BUCKETS - 1) / max;
+    bucketMass.fill(0);
+    for (let i = 0; i < V; i++) bucketMass[Math.floor(probs[i] * toBucket)] += probs[i];
+    let cumulative = 0;
+    let boundary = BUCKETS - 1;
+    for (; boundary > 0; boundary--) {
+      if (cumulative + bucketMass[boundary] >= topP) break;
+      cumulative += bucketMass[boundary];
     }
-    return probs.length - 1;
+    const members: number[] = [];
+    for (let i = 0; i < V; i++) if (Math.floor(probs[i] * toBucket) === boundary) members.push(probs[i]);
+    const sorted = Float32Array.from(members).sort();
+    threshold = sorted[0] ?? 0;
+    for (let k = sorted.length - 1; k >= 0; k--) {
+      cumulative += sorted[k];
+      threshold = sorted[k];
+      if (cumulative >= topP) break;
+    }
   }
-  let mass = 0;
-  for (const i of candidates) mass += probs[i];
-  let r = rng.next() * mass;
-  for (const i of candidates) {
+  let total = 0;
+  for (let i = 0; i < V; i++) if (probs[i] >= threshold) total += probs[i];
+  let r = rng.next() * total;
+  let last = 0;
+  for (let i = 0; i < V; i++) {
+    if (probs[i] < threshold) continue;
     r -= probs[i];
+    last = i;
     if (r < 0) return i;
   }
-  return candidates[candidates.length - 1];
+  return last;
 }
 
 export interface GenerateOptions {

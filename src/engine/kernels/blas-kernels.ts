@@ -13,6 +13,7 @@ interface Addon {
   softmaxRows(data: Float32Array, offset: number, rows: number, cols: number, lse: Float32Array | null): void;
   causalSoftmax(data: Float32Array, offset: number, blocks: number, T: number, start: number): void;
   swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, sigmoid: Float32Array, n: number): void;
+  attendCached(...args: unknown[]): void;
   setThreads(n: number): void;
   config(): string;
 }
@@ -60,6 +61,8 @@ export function loadBlasKernels(): BlasLoadResult {
         if (blocks > 0 && T > 0) addon.causalSoftmax(data, offset, blocks, T, start);
       },
       swigluForward: (gate, up, out, sigmoid, n) => addon.swigluForward(gate, up, out, sigmoid, n),
+      attendCached: (q, keys, values, out, start, s, scale) =>
+        addon.attendCached(q, keys, values, out, start, s.batch, s.heads, s.kvHeads, s.headDim, s.capacity, s.length, scale),
       config: addon.config(),
       setThreads: (n: number) => addon.setThreads(n),
       sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc) {

@@ -73,6 +73,40 @@ export const jsKernels: Kernels = {
       }
     }
   },
+  attendCached(q, keys, values, out, start, shape, scale) {
+    const { batch: B, heads: H, kvHeads: KV, headDim: D, capacity, length: L } = shape;
+    const group = H / KV;
+    const width = KV * D;
+    const scores = new Float64Array(L);
+    for (let b = 0; b < B; b++) {
+      const from = Math.max(0, Math.min(start[b], L - 1));
+      for (let h = 0; h < H; h++) {
+        const qo = (b * H + h) * D;
+        const kvo = b * capacity * width + Math.floor(h / group) * D;
+        let max = -Infinity;
+        for (let j = from; j < L; j++) {
+          const ko = kvo + j * width;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[qo + d] * keys[ko + d];
+          dot *= scale;
+          scores[j] = dot;
+          if (dot > max) max = dot;
+        }
+        let sum = 0;
+        for (let j = from; j < L; j++) {
+          const e = Math.exp(scores[j] - max);
+          scores[j] = e;
+          sum += e;
+        }
+        out.fill(0, qo, qo + D);
+        for (let j = from; j < L; j++) {
+          const p = scores[j] / sum;
+          const vo = kvo + j * width;
+          for (let d = 0; d < D; d++) out[qo + d] += p * values[vo + d];
+        }
+      }
+    }
+  },
   swigluForward(gate, up, out, sigmoid, n) {
     for (let i = 0; i < n; i++) {
       const x = gate[i];

@@ -45,4 +45,18 @@ export interface Kernels {
 
   /** SwiGLU forward: out = gate·σ(gate)·up and sigmoid = σ(gate), for n entries. */
   swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, sigmoid: Float32Array, n: number): void;
+
+  /**
+   * One decoding step of attention for a whole batch: q and out are (B, H·D); keys and values are
+   * a cache (B, capacity, KV·D); sequence b attends to positions start[b] .. length−1.
+   */
+  attendCached(
+    q: Float32Array,
+    keys: Float32Array,
+    values: Float32Array,
+    out: Float32Array,
+    start: Int32Array,
+    shape: { batch: number; heads: number; kvHeads: number; headDim: number; capacity: number; length: number },
+    scale: number,
+  ): void;
 }

@@ -174,6 +174,25 @@ describe('kernel parity', () => {
     expect(maxDiff(sigs[0], sigs[1])).toBeLessThan(1e-6);
   });
 
+  it.skipIf(!blas)('native cached attention agrees with the TypeScript kernel', () => {
+    const rng = new Rng(12);
+    const shape = { batch: 3, heads: 4, kvHeads: 2, headDim: 8, capacity: 11, length: 9 };
+    const width = shape.kvHeads * shape.headDim;
+    const q = Float32Array.from({ length: shape.batch * shape.heads * shape.headDim }, () => rng.normal());
+    const keys = Float32Array.from({ length: shape.batch * shape.capacity * width }, () => rng.normal());
+    const values = Float32Array.from({ length: shape.batch * shape.capacity * width }, () => rng.normal());
+    const start = Int32Array.from([0, 3, 8]);
+    const outs = [new Float32Array(q.length), new Float32Array(q.length)];
+    jsKernels.attendCached(q, keys, values, outs[0], start, shape, 0.35);
+    blas!.attendCached(q, keys, values, outs[1], start, shape, 0.35);
+    let maxDiff = 0;
+    for (let i = 0; i < q.length; i++) maxDiff = Math.max(maxDiff, Math.abs(outs[0][i] - outs[1][i]));
+    expect(maxDiff).toBeLessThan(1e-5);
+    // sequence 2 sees only its last position: its output is that value row
+    const last = 2 * shape.capacity * width + 8 * width;
+    expect(Array.from(outs[0].slice(2 * 32, 2 * 32 + 8)).map((v) => v.toFixed(5))).toEqual(Array.from(values.slice(last, last + 8)).map((v) => v.toFixed(5)));
+  });
+
   it.skipIf(!blas)('BLAS rejects out-of-bounds operands instead of reading past the array', () => {
     const A = new Float32Array(4);
     expect(() => blas!.sgemm(false, false, 2, 2, 2, 1, A, 1, 2, A, 0, 2, 0, A, 0, 2)).toThrow(/out of bounds/);
