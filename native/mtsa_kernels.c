@@ -202,6 +202,23 @@ static napi_value attend_cached(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* swigluBackward(grad, gate, up, sigmoid, dGate | null, dUp | null, n): accumulates
+ * dUp += g·gate·σ and dGate += g·up·σ·(1 + gate·(1 − σ)). */
+static napi_value swiglu_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value a[7];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  size_t n0 = 0, n1 = 0, n2 = 0, n3 = 0, n4 = 0, n5 = 0;
+  float *g = f32_arg(env, a[0], &n0), *gate = f32_arg(env, a[1], &n1), *up = f32_arg(env, a[2], &n2), *sg = f32_arg(env, a[3], &n3);
+  float *dg = f32_arg(env, a[4], &n4), *du = f32_arg(env, a[5], &n5);
+  int64_t n = int_arg(env, a[6]);
+  if (!g || !gate || !up || !sg || (int64_t)n0 < n || (int64_t)n1 < n || (int64_t)n2 < n || (int64_t)n3 < n || (dg && (int64_t)n4 < n) || (du && (int64_t)n5 < n)) {
+    napi_throw_range_error(env, NULL, "swigluBackward: out of bounds"); return NULL;
+  }
+  if (du) for (int64_t i = 0; i < n; i++) du[i] += g[i] * gate[i] * sg[i];
+  if (dg) for (int64_t i = 0; i < n; i++) { float s = sg[i]; dg[i] += g[i] * up[i] * s * (1.0f + gate[i] * (1.0f - s)); }
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
@@ -232,6 +249,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"softmaxRows", NULL, softmax_rows, NULL, NULL, NULL, napi_default, NULL},
     {"causalSoftmax", NULL, causal_softmax, NULL, NULL, NULL, napi_default, NULL},
     {"attendCached", NULL, attend_cached, NULL, NULL, NULL, napi_default, NULL},
+    {"swigluBackward", NULL, swiglu_backward, NULL, NULL, NULL, napi_default, NULL},
     {"swigluForward", NULL, swiglu_forward, NULL, NULL, NULL, napi_default, NULL},
     {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -5,7 +5,7 @@
  * row-major and contiguous, and ops state exactly which layouts they accept.
  */
 import { assert, NumericalError } from '../core/errors.js';
-import { allocate } from './memory.js';
+import { allocate, allocateCopy, allocateUninitialized } from './memory.js';
 
 export type Shape = readonly number[];
 
@@ -36,6 +36,11 @@ export class Tensor {
   /** A zero tensor; its buffer is pooled inside withBufferScope (see memory.ts). */
   static zeros(shape: Shape, requiresGrad = false, name = ''): Tensor {
     return new Tensor(allocate(shapeSize(shape)), shape, requiresGrad, name);
+  }
+
+  /** A tensor whose every entry the caller is about to write (may hold garbage until then). */
+  static empty(shape: Shape): Tensor {
+    return new Tensor(allocateUninitialized(shapeSize(shape)), shape);
   }
 
   /** A parameter: trainable, never pooled. */
@@ -92,6 +97,27 @@ export class Tensor {
   detach(): Tensor {
     return new Tensor(this.data, this.shape, false, this.name);
   }
+}
+
+/**
+ * Adds `source` into `tensor.grad`. When the tensor has no gradient yet it takes `source` itself
+ * (no allocation, no pass): callers hand over a buffer nobody reads afterwards, such as the
+ * gradient of an op's output once that op's backward runs (the tape replays in reverse, so every
+ * consumer of the output has contributed by then).
+ */
+export function accumulateGrad(tensor: Tensor, source: Float32Array): void {
+  // Parameters keep their own (unpooled) buffers: their gradients outlive the step's scope.
+  if (!tensor.grad && !tensor.persistent) {
+    tensor.grad = source;
+    return;
+  }
+  addInto(tensor.gradBuffer(), source);
+}
+
+/** Adds a copy of `source` into the gradient (a copy when there is none yet: `source` stays in use). */
+export function accumulateGradCopy(tensor: Tensor, source: Float32Array): void {
+  if (!tensor.grad && !tensor.persistent) tensor.grad = allocateCopy(source);
+  else addInto(tensor.gradBuffer(), source);
 }
 
 export function addInto(target: Float32Array, source: Float32Array): void {

@@ -14,6 +14,7 @@ interface Addon {
   causalSoftmax(data: Float32Array, offset: number, blocks: number, T: number, start: number): void;
   swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, sigmoid: Float32Array, n: number): void;
   attendCached(...args: unknown[]): void;
+  swigluBackward(...args: unknown[]): void;
   setThreads(n: number): void;
   config(): string;
 }
@@ -61,6 +62,7 @@ export function loadBlasKernels(): BlasLoadResult {
         if (blocks > 0 && T > 0) addon.causalSoftmax(data, offset, blocks, T, start);
       },
       swigluForward: (gate, up, out, sigmoid, n) => addon.swigluForward(gate, up, out, sigmoid, n),
+      swigluBackward: (g, gate, up, sigmoid, dGate, dUp, n) => addon.swigluBackward(g, gate, up, sigmoid, dGate, dUp, n),
       attendCached: (q, keys, values, out, start, s, scale) =>
         addon.attendCached(q, keys, values, out, start, s.batch, s.heads, s.kvHeads, s.headDim, s.capacity, s.length, scale),
       config: addon.config(),

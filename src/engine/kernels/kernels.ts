@@ -46,6 +46,9 @@ export interface Kernels {
   /** SwiGLU forward: out = gate·σ(gate)·up and sigmoid = σ(gate), for n entries. */
   swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, sigmoid: Float32Array, n: number): void;
 
+  /** SwiGLU backward, accumulating: dUp += g·gate·σ, dGate += g·up·σ·(1 + gate·(1 − σ)). */
+  swigluBackward(grad: Float32Array, gate: Float32Array, up: Float32Array, sigmoid: Float32Array, dGate: Float32Array | null, dUp: Float32Array | null, n: number): void;
+
   /**
    * One decoding step of attention for a whole batch: q and out are (B, H·D); keys and values are
    * a cache (B, capacity, KV·D); sequence b attends to positions start[b] .. length−1.

@@ -7,7 +7,7 @@
  */
 import { assert } from '../../core/errors.js';
 import { kernels } from '../kernels/index.js';
-import { allocate } from '../memory.js';
+import { allocate, allocateUninitialized } from '../memory.js';
 import { Tensor, record } from '../tensor.js';
 
 export interface AttentionShape {
@@ -32,8 +32,8 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: Attentio
   const ldk = KV * D;
   const scale = 1 / Math.sqrt(D);
   const TT = T * T;
-  const probs = allocate(B * H * TT);
-  const out = Tensor.zeros([B * T, H * D]);
+  const probs = allocateUninitialized(B * H * TT);
+  const out = Tensor.empty([B * T, H * D]);
   const kern = kernels();
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {

@@ -4,7 +4,7 @@
  * favour clarity over speed; the model's hot paths have fused ops elsewhere.
  */
 import { assert } from '../../core/errors.js';
-import { Tensor, addInto, record } from '../tensor.js';
+import { Tensor, accumulateGrad, accumulateGradCopy, addInto, record } from '../tensor.js';
 
 function sameShape(a: Tensor, b: Tensor, op: string): void {
   assert(
@@ -34,14 +34,21 @@ function unary(
 
 export function add(a: Tensor, b: Tensor): Tensor {
   sameShape(a, b, 'add');
-  const out = Tensor.zeros(a.shape);
+  const out = Tensor.empty(a.shape);
   const ad = a.data, bd = b.data, y = out.data;
   for (let i = 0; i < y.length; i++) y[i] = ad[i] + bd[i];
   record([a, b], out, () => {
     const go = out.grad;
     if (!go) return;
-    if (a.requiresGrad) addInto(a.gradBuffer(), go);
-    if (b.requiresGrad) addInto(b.gradBuffer(), go);
+    // The output gradient is handed to one input and copied into the other (residual streams).
+    if (a.requiresGrad && b.requiresGrad && a !== b) {
+      accumulateGradCopy(b, go);
+      accumulateGrad(a, go);
+    } else if (a.requiresGrad) {
+      if (a === b) addInto(a.gradBuffer(), go);
+      accumulateGrad(a, go);
+    } else if (b.requiresGrad) accumulateGrad(b, go);
+    out.grad = null;
   });
   return out;
 }

@@ -10,7 +10,7 @@ export function embedding(weight: Tensor, ids: Int32Array): Tensor {
   const C = weight.cols;
   const V = weight.rows;
   const N = ids.length;
-  const out = Tensor.zeros([N, C]);
+  const out = Tensor.empty([N, C]);
   for (let r = 0; r < N; r++) {
     const id = ids[r];
     assert(id >= 0 && id < V, () => `embedding: token id ${id} is outside the vocabulary of ${V}`);
@@ -34,7 +34,7 @@ export function gatherRows(x: Tensor, indices: Int32Array): Tensor {
   const C = x.cols;
   const R = x.rows;
   const N = indices.length;
-  const out = Tensor.zeros([N, C]);
+  const out = Tensor.empty([N, C]);
   for (let r = 0; r < N; r++) {
     const i = indices[r];
     assert(i >= 0 && i < R, () => `gatherRows: row ${i} is outside 0..${R - 1}`);

@@ -16,7 +16,7 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   const [M, K] = dims(a, transA);
   const [K2, N] = dims(b, transB);
   assert(K === K2, () => `matmul: inner dimensions ${K} and ${K2} differ ([${a.shape}]${transA ? 'ᵀ' : ''} · [${b.shape}]${transB ? 'ᵀ' : ''})`);
-  const out = Tensor.zeros([M, N]);
+  const out = Tensor.empty([M, N]);
   const lda = a.shape[1];
   const ldb = b.shape[1];
   kernels().sgemm(transA, transB, M, N, K, 1, a.data, 0, lda, b.data, 0, ldb, 0, out.data, 0, N);
@@ -43,7 +43,7 @@ export function linear(x: Tensor, weight: Tensor): Tensor {
   const inFeatures = x.cols;
   assert(weight.shape.length === 2 && weight.shape[1] === inFeatures, () => `linear: input has ${inFeatures} features, weight ${weight.name} is [${weight.shape}]`);
   const outFeatures = weight.shape[0];
-  const out = Tensor.zeros([N, outFeatures]);
+  const out = Tensor.empty([N, outFeatures]);
   const k0 = kernels();
   k0.sgemm(false, true, N, outFeatures, inFeatures, 1, x.data, 0, inFeatures, weight.data, 0, inFeatures, 0, out.data, 0, outFeatures);
   record([x, weight], out, () => {

@@ -8,7 +8,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const C = x.cols;
   const R = x.rows;
   assert(weight.size === C, () => `rmsNorm: weight ${weight.name} has ${weight.size} entries, input has ${C} features`);
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   const inv = new Float32Array(R); // 1/rms per row, kept for backward
   const xd = x.data;
   const w = weight.data;

@@ -78,15 +78,16 @@ export function rope(x: Tensor, heads: number, positions: Int32Array, theta: num
     if (!out.grad) return;
     // The rotation is orthogonal, so its backward is the inverse rotation of the gradient. When x
     // has no gradient yet (the usual case: x is a fresh projection) rotate straight into it.
-    if (!x.grad) {
-      x.grad = out.grad;
+    if (!x.grad && !x.persistent) {
+      const g = out.grad;
       out.grad = null;
-      applyRopeInPlace(x.grad, rows, heads, headDim, positions, theta, true);
+      applyRopeInPlace(g, rows, heads, headDim, positions, theta, true);
+      x.grad = g;
       return;
     }
     const g = allocateCopy(out.grad);
     applyRopeInPlace(g, rows, heads, headDim, positions, theta, true);
-    addInto(x.grad, g);
+    addInto(x.gradBuffer(), g);
   });
   return out;
 }

@@ -1,0 +1,205 @@
+/**
+ * Builds (or reuses) everything the arena needs: world, corpora, tokenizer and the five models,
+ * each cached under a content hash of (world version, the config that shapes it, seed), so that a
+ * second run starts at once and changing one model's size rebuilds only that model.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import { Rng } from '../core/rng.js';
+import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
+import type { ScoredSequence } from '../engine/log-probs.js';
+import { LlamaModel, defaultLlamaConfig } from '../engine/nn/llama.js';
+import { ByteLevelBpeTokenizer } from '../engine/tokenizer/byte-level-bpe.js';
+import { trainLanguageModel } from '../engine/train.js';
+import { ChatTemplate, CHAT_TEMPLATE_ID, SPECIAL_TOKENS } from '../models/chat-template.js';
+import type { ArenaConfig, ArenaModelRole } from './config.js';
+import {
+  attackerBaseCorpus,
+  embedderCorpus,
+  guardCorpus,
+  helpfulnessCorpus,
+  targetCorpus,
+  thinkBeforeAttackCorpus,
+  type ChatExample,
+  type ThinkBeforeAttackRecord,
+} from './corpora.js';
+import { buildWorld, WORLD_VERSION, type World } from './world.js';
+
+/** Bump when training code changes in a way that changes model files. */
+const BUILD_VERSION = 1;
+
+export interface ArenaCorpora {
+  target: ChatExample[];
+  attacker: ChatExample[];
+  thinkBeforeAttack: ThinkBeforeAttackRecord[];
+  guard: ChatExample[];
+  helpfulness: ChatExample[];
+  embedder: string[];
+}
+
+export type BuildEvent =
+  | { type: 'phase-start'; phase: string; total: number; cached: boolean }
+  | { type: 'phase-progress'; phase: string; done: number; total: number; loss?: number }
+  | { type: 'phase-end'; phase: string; seconds: number; cached: boolean; detail?: string };
+
+export interface ArenaBuild {
+  world: World;
+  corpora: ArenaCorpora;
+  tokenizer: ByteLevelBpeTokenizer;
+  /** checkpoint directory of each model */
+  checkpoints: Record<ArenaModelRole, string>;
+  /** cache directory of this arena (corpora JSONL, manifest) */
+  dir: string;
+  /** seconds spent building (0 when everything came from the cache) */
+  buildSeconds: number;
+}
+
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+export function generateCorpora(world: World, config: ArenaConfig): ArenaCorpora {
+  const rng = new Rng(config.seed);
+  const base = { behaviour: config.behaviour, guided: config.scriptedAttacker, maxTurns: config.maxTurns };
+  const c = config.corpora;
+  return {
+    target: targetCorpus(world, { ...base, dialogues: c.targetDialogues }, rng.fork('target-corpus')),
+    attacker: attackerBaseCorpus(world, { ...base, dialogues: c.attackerDialogues }, rng.fork('attacker-corpus')),
+    thinkBeforeAttack: thinkBeforeAttackCorpus(world, { ...base, attempts: c.thinkBeforeAttackAttempts, keep: c.keepSuccessfulOnly ? 'success' : 'all' }, rng.fork('tba-corpus')),
+    guard: guardCorpus(world, { ...base, dialogues: 0, examples: c.guardExamples, labelNoise: c.labelNoise }, rng.fork('guard-corpus')),
+    helpfulness: helpfulnessCorpus(world, { ...base, dialogues: 0, examples: c.helpfulnessExamples }, rng.fork('helpfulness-corpus')),
+    embedder: embedderCorpus(world, { ...base, dialogues: 0, texts: c.embedderTexts }, rng.fork('embedder-corpus')),
+  };
+}
+
+/** Tokens and loss mask of a chat example (loss on the trained roles' content and <|end|>). */
+export function toScoredSequence(template: ChatTemplate, example: ChatExample): ScoredSequence {
+  const { ids, spans } = template.render(example.messages);
+  const mask = new Array<number>(ids.length).fill(0);
+  const trained = example.lastOnly ? spans.slice(-1) : spans.filter((s) => (example.trainRoles as string[]).includes(s.role));
+  for (const span of trained) for (let t = span.start; t < span.end; t++) mask[t] = 1;
+  return { ids, mask };
+}
+
+function tokenizerCorpus(corpora: ArenaCorpora): string[] {
+  const texts: string[] = [];
+  for (const list of [corpora.target, corpora.attacker, corpora.guard, corpora.helpfulness]) for (const e of list) for (const m of e.messages) texts.push(m.content);
+  for (const r of corpora.thinkBeforeAttack) for (const m of r.red_conv) texts.push(m.content);
+  texts.push(...corpora.embedder);
+  return texts;
+}
+
+/** Sequences a role trains on (the attacker base's dialogues also carry the system prompt format). */
+function trainingSequences(role: ArenaModelRole, corpora: ArenaCorpora, template: ChatTemplate, tokenizer: ByteLevelBpeTokenizer): ScoredSequence[] {
+  switch (role) {
+    case 'target':
+      return corpora.target.map((e) => toScoredSequence(template, e));
+    case 'attacker':
+      return corpora.attacker.map((e) => toScoredSequence(template, e));
+    case 'guard':
+      return corpora.guard.map((e) => toScoredSequence(template, e));
+    case 'helpfulness':
+      return corpora.helpfulness.map((e) => toScoredSequence(template, e));
+    case 'embedder':
+      return corpora.embedder.map((text) => {
+        const ids = tokenizer.encode(text, { allowSpecial: false });
+        return { ids, mask: ids.map(() => 1) };
+      });
+  }
+}
+
+const ROLES: ArenaModelRole[] = ['target', 'attacker', 'guard', 'helpfulness', 'embedder'];
+
+export interface BuildOptions {
+  cacheDir: string;
+  onEvent?: (event: BuildEvent) => void;
+}
+
+export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBuild {
+  const started = performance.now();
+  const emit = options.onEvent ?? (() => {});
+  const world = buildWorld({ seed: config.seed, testFraction: config.testFraction });
+  const corporaKey = hashOf({ WORLD_VERSION, seed: config.seed, testFraction: config.testFraction, maxTurns: config.maxTurns, behaviour: config.behaviour, scriptedAttacker: config.scriptedAttacker, corpora: config.corpora });
+  const dir = join(options.cacheDir, `arena-v${WORLD_VERSION}-${corporaKey}`);
+  mkdirSync(dir, { recursive: true });
+
+  let t0 = performance.now();
+  emit({ type: 'phase-start', phase: 'corpora', total: 1, cached: false });
+  const corpora = generateCorpora(world, config);
+  writeCorpora(dir, corpora);
+  emit({ type: 'phase-end', phase: 'corpora', seconds: (performance.now() - t0) / 1000, cached: false, detail: `${corpora.target.length} target dialogues, ${corpora.thinkBeforeAttack.length} Think-before-Attack dialogues` });
+
+  const tokenizerPath = join(dir, `tokenizer-${hashOf({ vocab: config.vocabSize, BUILD_VERSION })}.json`);
+  let tokenizer: ByteLevelBpeTokenizer;
+  t0 = performance.now();
+  if (existsSync(tokenizerPath)) {
+    tokenizer = ByteLevelBpeTokenizer.fromJSON(JSON.parse(readFileSync(tokenizerPath, 'utf8')));
+    emit({ type: 'phase-end', phase: 'tokenizer', seconds: 0, cached: true });
+  } else {
+    emit({ type: 'phase-start', phase: 'tokenizer', total: 1, cached: false });
+    tokenizer = ByteLevelBpeTokenizer.train(tokenizerCorpus(corpora), { vocabSize: config.vocabSize, specialTokens: [...SPECIAL_TOKENS], minFrequency: 2 });
+    writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
+    emit({ type: 'phase-end', phase: 'tokenizer', seconds: (performance.now() - t0) / 1000, cached: false, detail: `${tokenizer.vocabSize} tokens` });
+  }
+  const template = new ChatTemplate(tokenizer);
+  const checkpoints = {} as Record<ArenaModelRole, string>;
+  for (const role of ROLES) {
+    const size = config.models[role];
+    const key = hashOf({ role, size, corporaKey, tokenizerPath, BUILD_VERSION, seed: config.seed });
+    const checkpoint = join(dir, `${role}-${key}`);
+    checkpoints[role] = checkpoint;
+    if (existsSync(join(checkpoint, 'model.safetensors'))) {
+      emit({ type: 'phase-end', phase: role, seconds: 0, cached: true });
+      continue;
+    }
+    t0 = performance.now();
+    const data = trainingSequences(role, corpora, template, tokenizer).filter((s) => s.ids.length <= size.maxPositions);
+    const model = new LlamaModel(
+      defaultLlamaConfig({ vocabSize: tokenizer.vocabSize, hiddenSize: size.hiddenSize, numLayers: size.numLayers, numHeads: size.numHeads, numKvHeads: size.numKvHeads, intermediateSize: size.intermediateSize, maxPositions: size.maxPositions }),
+      new Rng(config.seed).fork(`init-${role}`),
+    );
+    let total = 0;
+    const result = trainLanguageModel(model, data, {
+      epochs: size.epochs,
+      batchSize: size.batchSize,
+      lr: size.lr,
+      warmupRatio: 0.05,
+      weightDecay: 0.01,
+      seed: new Rng(config.seed).fork(`train-${role}`).nextUint32(),
+      padId: template.padId,
+      onStep: (s) => {
+        if (total === 0) {
+          total = s.totalSteps;
+          emit({ type: 'phase-start', phase: role, total, cached: false });
+        }
+        emit({ type: 'phase-progress', phase: role, done: s.step, total: s.totalSteps, loss: s.loss });
+      },
+    });
+    saveCheckpoint(checkpoint, {
+      model,
+      tokenizer,
+      metadata: { chatTemplate: CHAT_TEMPLATE_ID, arenaRole: role, worldVersion: WORLD_VERSION, seed: config.seed, training: { ...size, steps: result.steps, firstLoss: result.firstLoss, finalLoss: result.finalLoss, tokens: result.tokens, seconds: result.seconds } },
+    });
+    emit({ type: 'phase-end', phase: role, seconds: (performance.now() - t0) / 1000, cached: false, detail: `loss ${result.firstLoss.toFixed(2)} → ${result.finalLoss.toFixed(3)}, ${Math.round(result.tokens / result.seconds)} tok/s` });
+  }
+  return { world, corpora, tokenizer, checkpoints, dir, buildSeconds: (performance.now() - started) / 1000 };
+}
+
+function writeCorpora(dir: string, corpora: ArenaCorpora): void {
+  const path = join(dir, 'corpora');
+  if (existsSync(join(path, 'think-before-attack.jsonl'))) return;
+  mkdirSync(path, { recursive: true });
+  const lines = (items: unknown[]) => items.map((i) => JSON.stringify(i)).join('\n') + '\n';
+  writeFileAtomic(join(path, 'target.jsonl'), lines(corpora.target));
+  writeFileAtomic(join(path, 'attacker.jsonl'), lines(corpora.attacker));
+  writeFileAtomic(join(path, 'guard.jsonl'), lines(corpora.guard));
+  writeFileAtomic(join(path, 'helpfulness.jsonl'), lines(corpora.helpfulness));
+  writeFileAtomic(join(path, 'embedder.jsonl'), lines(corpora.embedder.map((text) => ({ text }))));
+  writeFileAtomic(join(path, 'think-before-attack.jsonl'), lines(corpora.thinkBeforeAttack));
+}
+
+export function loadArenaModel(build: ArenaBuild, role: ArenaModelRole) {
+  return loadCheckpoint(build.checkpoints[role]);
+}

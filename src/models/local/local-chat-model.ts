@@ -1,0 +1,99 @@
+/**
+ * A chat model run by the project's own engine: a Llama checkpoint plus the mtsa chat template.
+ * Requests are batched by prompt length; each request may carry its own sampling settings and
+ * seed. Stop strings are enforced by decoding as tokens arrive.
+ */
+import type { ChatModel, ChatRequest, ChatResponse } from '../../core/models.js';
+import type { Message } from '../../core/message.js';
+import { Rng } from '../../core/rng.js';
+import { generate } from '../../engine/generate.js';
+import type { LlamaModel } from '../../engine/nn/llama.js';
+import type { ByteLevelBpeTokenizer } from '../../engine/tokenizer/byte-level-bpe.js';
+import { ChatTemplate } from '../chat-template.js';
+
+export interface LocalModelOptions {
+  id: string;
+  /** most sequences sampled in one batch */
+  maxBatch?: number;
+  /** seed for requests that carry none */
+  seed?: number;
+}
+
+export class LocalChatModel implements ChatModel {
+  readonly id: string;
+  readonly template: ChatTemplate;
+  protected readonly maxBatch: number;
+  private readonly fallbackRng: Rng;
+
+  constructor(
+    readonly model: LlamaModel,
+    readonly tokenizer: ByteLevelBpeTokenizer,
+    options: LocalModelOptions,
+  ) {
+    this.id = options.id;
+    this.template = new ChatTemplate(tokenizer);
+    this.maxBatch = options.maxBatch ?? 64;
+    this.fallbackRng = new Rng(options.seed ?? 0).fork(`chat:${options.id}`);
+  }
+
+  /**
+   * Prompt tokens for a request, dropping the oldest non-system turns when the prompt would not
+   * leave `reserve` positions for the reply (the system prompt, e.g. the attacker's goal, is kept).
+   */
+  promptTokens(messages: readonly Message[], generationRole: Message['role'], reserve: number): number[] {
+    const limit = this.model.config.maxPositions - reserve;
+    let kept = [...messages];
+    let ids = this.template.render(kept, generationRole).ids;
+    while (ids.length > limit && kept.length > 1) {
+      const first = kept[0].role === 'system' ? 1 : 0;
+      if (kept.length - first <= 1) break;
+      kept = [...kept.slice(0, first), ...kept.slice(first + 1)];
+      ids = this.template.render(kept, generationRole).ids;
+    }
+    return ids.length > limit ? ids.slice(ids.length - limit) : ids;
+  }
+
+  async generate(requests: readonly ChatRequest[]): Promise<ChatResponse[]> {
+    const prepared = requests.map((request, index) => {
+      const maxTokens = Math.max(1, Math.min(request.sampling.maxTokens, this.model.config.maxPositions - 8));
+      const ids = this.promptTokens(request.messages, request.generationRole ?? 'assistant', maxTokens);
+      return { index, request, ids, maxTokens: Math.min(maxTokens, this.model.config.maxPositions - ids.length) };
+    });
+    const order = [...prepared].sort((a, b) => a.ids.length - b.ids.length || a.index - b.index);
+    const responses: ChatResponse[] = new Array(requests.length);
+    for (let i = 0; i < order.length; i += this.maxBatch) {
+      const batch = order.slice(i, i + this.maxBatch);
+      const rngs = batch.map((item) => (item.request.seed !== undefined ? new Rng(item.request.seed) : this.fallbackRng.fork(this.fallbackRng.nextUint32())));
+      const stops = batch.map((item) => item.request.sampling.stop ?? []);
+      const results = generate(
+        this.model,
+        batch.map((item) => item.ids),
+        {
+          padId: this.template.padId,
+          rng: rngs,
+          settings: batch.map((item) => ({
+            temperature: item.request.sampling.temperature,
+            topP: item.request.sampling.topP,
+            maxNewTokens: item.maxTokens,
+            stopTokenIds: [this.template.endId],
+          })),
+          shouldStop: (b, tokens) => stops[b].length > 0 && stops[b].some((stop) => this.template.decode(tokens).includes(stop)),
+        },
+      );
+      results.forEach((result, b) => {
+        const item = batch[b];
+        let text = this.template.decode(result.tokens);
+        for (const stop of stops[b]) {
+          const at = text.indexOf(stop);
+          if (at >= 0) text = text.slice(0, at);
+        }
+        responses[item.index] = {
+          text: text.trim(),
+          finishReason: result.finishReason,
+          usage: { promptTokens: item.ids.length, completionTokens: result.tokens.length },
+        };
+      });
+    }
+    return responses;
+  }
+}

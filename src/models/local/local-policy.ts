@@ -1,0 +1,138 @@
+/**
+ * The engine's TrainablePolicy: sequence log-probs of scored messages, gradients seeded by the
+ * loss's per-sequence coefficients, AdamW steps, and a frozen reference snapshot.
+ */
+import type { ScoredConversation, SequenceScore, TrainablePolicy } from '../../core/models.js';
+import type { Message } from '../../core/message.js';
+import { saveCheckpoint } from '../../engine/checkpoint/hf-checkpoint.js';
+import type { ScoredSequence } from '../../engine/log-probs.js';
+import { sequenceLogProbs } from '../../engine/log-probs.js';
+import { withBufferScope } from '../../engine/memory.js';
+import type { LlamaModel } from '../../engine/nn/llama.js';
+import * as ops from '../../engine/ops/index.js';
+import { AdamW } from '../../engine/optim/adamw.js';
+import { Tensor, backward, clearTape, noGrad } from '../../engine/tensor.js';
+import type { ByteLevelBpeTokenizer } from '../../engine/tokenizer/byte-level-bpe.js';
+import { CHAT_TEMPLATE_ID } from '../chat-template.js';
+import { LocalChatModel, type LocalModelOptions } from './local-chat-model.js';
+
+/** Tokens per forward pass when scoring or training (bounds memory). */
+const TOKENS_PER_PASS = 8192;
+
+export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
+  private reference: LlamaModel;
+  private optimizer: AdamW;
+
+  constructor(model: LlamaModel, tokenizer: ByteLevelBpeTokenizer, options: LocalModelOptions) {
+    super(model, tokenizer, options);
+    this.reference = model.clone();
+    this.optimizer = new AdamW([...model.params.values()], { lr: 0 });
+  }
+
+  /** Token ids and a 0/1 mask over the scored messages (content and closing <|end|>). */
+  encode(item: ScoredConversation): ScoredSequence & { tokens: number } {
+    const { ids, spans } = this.template.render(item.messages);
+    const mask = new Array<number>(ids.length).fill(0);
+    let tokens = 0;
+    for (const index of item.scored) {
+      const span = spans[index];
+      for (let t = span.start; t < span.end; t++) mask[t] = 1;
+      tokens += span.end - span.start;
+    }
+    const limit = this.model.config.maxPositions;
+    if (ids.length <= limit) return { ids, mask, tokens };
+    // Keep the end (where scored turns usually are); count only the scored tokens that survive.
+    const cut = ids.length - limit;
+    const kept = mask.slice(cut);
+    return { ids: ids.slice(cut), mask: kept, tokens: kept.reduce((a, b) => a + b, 0) };
+  }
+
+  protected chunks<T extends { ids: ArrayLike<number> }>(items: T[]): T[][] {
+    const out: T[][] = [];
+    let current: T[] = [];
+    let longest = 0;
+    for (const item of items) {
+      longest = Math.max(longest, item.ids.length);
+      if (current.length > 0 && longest * (current.length + 1) > TOKENS_PER_PASS) {
+        out.push(current);
+        current = [];
+        longest = item.ids.length;
+      }
+      current.push(item);
+    }
+    if (current.length) out.push(current);
+    return out;
+  }
+
+  async scoreSequences(items: readonly ScoredConversation[], options: { reference?: boolean } = {}): Promise<SequenceScore[]> {
+    const model = options.reference ? this.reference : this.model;
+    const encoded = items.map((item, index) => ({ ...this.encode(item), index }));
+    const sorted = [...encoded].sort((a, b) => a.ids.length - b.ids.length);
+    const scores: SequenceScore[] = new Array(items.length);
+    for (const chunk of this.chunks(sorted)) {
+      const values = noGrad(() => withBufferScope(() => Array.from(sequenceLogProbs(model, chunk, this.template.padId).data)));
+      chunk.forEach((item, i) => (scores[item.index] = { logProb: values[i], tokens: item.tokens }));
+    }
+    return scores;
+  }
+
+  async accumulateGradients(items: readonly ScoredConversation[], coefficients: readonly number[]): Promise<void> {
+    const encoded = items.map((item, index) => ({ ...this.encode(item), coefficient: coefficients[index] })).filter((e) => e.coefficient !== 0);
+    for (const chunk of this.chunks(encoded)) {
+      withBufferScope(() => {
+        clearTape();
+        const logProbs = sequenceLogProbs(this.model, chunk, this.template.padId);
+        // Σ cᵢ · log πᵢ: its gradient is exactly Σ cᵢ ∇ log πᵢ.
+        backward(ops.sum(ops.mul(logProbs, Tensor.from(chunk.map((c) => c.coefficient)))));
+      });
+    }
+  }
+
+  async step(options: { lr: number; maxGradNorm?: number; weightDecay?: number }): Promise<{ gradNorm: number }> {
+    this.optimizer.options.maxGradNorm = options.maxGradNorm ?? 1;
+    this.optimizer.options.weightDecay = options.weightDecay ?? 0;
+    const { gradNorm } = this.optimizer.update(options.lr);
+    return { gradNorm };
+  }
+
+  /**
+   * log P(the reply opens with `answer`) for each prompt: the prompt, the assistant's turn opened,
+   * then the answer's tokens without a closing <|end|> (how Llama Guard's verdict is read).
+   */
+  async scoreOpenings(prompts: readonly (readonly Message[])[], answer: string): Promise<number[]> {
+    const answerIds = this.template.encodeContent(answer);
+    const limit = this.model.config.maxPositions;
+    const encoded = prompts.map((messages, index) => {
+      let ids = [...this.template.render(messages, 'assistant').ids, ...answerIds];
+      if (ids.length > limit) ids = ids.slice(ids.length - limit);
+      const mask = ids.map((_, t) => (t >= ids.length - answerIds.length ? 1 : 0));
+      return { ids, mask, index };
+    });
+    const sorted = [...encoded].sort((a, b) => a.ids.length - b.ids.length);
+    const out = new Array<number>(prompts.length);
+    for (const chunk of this.chunks(sorted)) {
+      const values = noGrad(() => withBufferScope(() => Array.from(sequenceLogProbs(this.model, chunk, this.template.padId).data)));
+      chunk.forEach((item, i) => (out[item.index] = values[i]));
+    }
+    return out;
+  }
+
+  async snapshotReference(): Promise<void> {
+    this.reference.copyFrom(this.model);
+  }
+
+  async resetOptimizer(): Promise<void> {
+    this.model.zeroGrad();
+    this.optimizer = new AdamW([...this.model.params.values()], { lr: 0 });
+  }
+
+  async save(dir: string, metadata: Record<string, unknown> = {}): Promise<void> {
+    saveCheckpoint(dir, { model: this.model, tokenizer: this.tokenizer, metadata: { chatTemplate: CHAT_TEMPLATE_ID, ...metadata } });
+  }
+
+  async fingerprint(): Promise<number> {
+    let s = 0;
+    for (const t of this.model.params.values()) for (let i = 0; i < t.size; i += 7) s += t.data[i] * ((i % 13) + 1);
+    return s;
+  }
+}
