@@ -60,12 +60,12 @@ export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-export function generateCorpora(world: World, config: ArenaConfig): ArenaCorpora {
-  const rng = new Rng(config.seed);
+export function generateCorpora(world: World, config: ArenaConfig, stream = 'corpora'): ArenaCorpora {
+  const rng = new Rng(config.seed).fork(stream);
   const base = { behaviour: config.behaviour, guided: config.scriptedAttacker, maxTurns: config.maxTurns };
   const c = config.corpora;
   return {
-    target: targetCorpus(world, { ...base, dialogues: c.targetDialogues }, rng.fork('target-corpus')),
+    target: targetCorpus(world, { ...base, dialogues: c.targetDialogues, benignSingles: c.benignSingles }, rng.fork('target-corpus')),
     attacker: attackerBaseCorpus(world, { ...base, dialogues: c.attackerDialogues }, rng.fork('attacker-corpus')),
     thinkBeforeAttack: thinkBeforeAttackCorpus(world, { ...base, attempts: c.thinkBeforeAttackAttempts, keep: c.keepSuccessfulOnly ? 'success' : 'all' }, rng.fork('tba-corpus')),
     guard: guardCorpus(world, { ...base, dialogues: 0, examples: c.guardExamples, labelNoise: c.labelNoise }, rng.fork('guard-corpus')),
@@ -78,7 +78,7 @@ export function generateCorpora(world: World, config: ArenaConfig): ArenaCorpora
 export function toScoredSequence(template: ChatTemplate, example: ChatExample): ScoredSequence {
   const { ids, spans } = template.render(example.messages);
   const mask = new Array<number>(ids.length).fill(0);
-  const trained = example.lastOnly ? spans.slice(-1) : spans.filter((s) => (example.trainRoles as string[]).includes(s.role));
+  const trained = spans.filter((s) => (example.trainRoles as string[]).includes(s.role));
   for (const span of trained) for (let t = span.start; t < span.end; t++) mask[t] = 1;
   return { ids, mask };
 }
@@ -117,21 +117,44 @@ export interface BuildOptions {
   onEvent?: (event: BuildEvent) => void;
 }
 
+/** The corpus settings each model's training data depends on (its cache key includes only these). */
+function corpusKeyOf(role: ArenaModelRole, config: ArenaConfig): unknown {
+  const c = config.corpora;
+  switch (role) {
+    case 'target':
+      return { dialogues: c.targetDialogues, benignSingles: c.benignSingles };
+    case 'attacker':
+      return { dialogues: c.attackerDialogues };
+    case 'guard':
+      return { examples: c.guardExamples, labelNoise: c.labelNoise };
+    case 'helpfulness':
+      return { examples: c.helpfulnessExamples };
+    case 'embedder':
+      return { texts: c.embedderTexts };
+  }
+}
+
+/** The tokenizer's own corpus: a fixed-size sample, so corpus sizes do not change the vocabulary. */
+function tokenizerSample(world: World, config: ArenaConfig): ArenaCorpora {
+  const sized = { ...config, corpora: { ...config.corpora, targetDialogues: 3000, benignSingles: 2000, attackerDialogues: 1000, thinkBeforeAttackAttempts: 1000, guardExamples: 1000, helpfulnessExamples: 1000, embedderTexts: 1000 } };
+  return generateCorpora(world, sized, 'tokenizer-sample');
+}
+
 export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBuild {
   const started = performance.now();
   const emit = options.onEvent ?? (() => {});
   const world = buildWorld({ seed: config.seed, testFraction: config.testFraction });
-  const corporaKey = hashOf({ WORLD_VERSION, seed: config.seed, testFraction: config.testFraction, maxTurns: config.maxTurns, behaviour: config.behaviour, scriptedAttacker: config.scriptedAttacker, corpora: config.corpora });
-  const dir = join(options.cacheDir, `arena-v${WORLD_VERSION}-${corporaKey}`);
+  const worldKey = hashOf({ WORLD_VERSION, BUILD_VERSION, seed: config.seed, testFraction: config.testFraction, maxTurns: config.maxTurns, behaviour: config.behaviour, scriptedAttacker: config.scriptedAttacker, vocabSize: config.vocabSize });
+  const dir = join(options.cacheDir, `arena-v${WORLD_VERSION}-${worldKey}`);
   mkdirSync(dir, { recursive: true });
 
   let t0 = performance.now();
   emit({ type: 'phase-start', phase: 'corpora', total: 1, cached: false });
   const corpora = generateCorpora(world, config);
-  writeCorpora(dir, corpora);
-  emit({ type: 'phase-end', phase: 'corpora', seconds: (performance.now() - t0) / 1000, cached: false, detail: `${corpora.target.length} target dialogues, ${corpora.thinkBeforeAttack.length} Think-before-Attack dialogues` });
+  writeCorpora(join(dir, `corpora-${hashOf(config.corpora)}`), corpora);
+  emit({ type: 'phase-end', phase: 'corpora', seconds: (performance.now() - t0) / 1000, cached: false, detail: `${corpora.target.length} target examples, ${corpora.thinkBeforeAttack.length} Think-before-Attack dialogues` });
 
-  const tokenizerPath = join(dir, `tokenizer-${hashOf({ vocab: config.vocabSize, BUILD_VERSION })}.json`);
+  const tokenizerPath = join(dir, 'tokenizer.json');
   let tokenizer: ByteLevelBpeTokenizer;
   t0 = performance.now();
   if (existsSync(tokenizerPath)) {
@@ -139,7 +162,7 @@ export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBui
     emit({ type: 'phase-end', phase: 'tokenizer', seconds: 0, cached: true });
   } else {
     emit({ type: 'phase-start', phase: 'tokenizer', total: 1, cached: false });
-    tokenizer = ByteLevelBpeTokenizer.train(tokenizerCorpus(corpora), { vocabSize: config.vocabSize, specialTokens: [...SPECIAL_TOKENS], minFrequency: 2 });
+    tokenizer = ByteLevelBpeTokenizer.train(tokenizerCorpus(tokenizerSample(world, config)), { vocabSize: config.vocabSize, specialTokens: [...SPECIAL_TOKENS], minFrequency: 2 });
     writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
     emit({ type: 'phase-end', phase: 'tokenizer', seconds: (performance.now() - t0) / 1000, cached: false, detail: `${tokenizer.vocabSize} tokens` });
   }
@@ -147,7 +170,7 @@ export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBui
   const checkpoints = {} as Record<ArenaModelRole, string>;
   for (const role of ROLES) {
     const size = config.models[role];
-    const key = hashOf({ role, size, corporaKey, tokenizerPath, BUILD_VERSION, seed: config.seed });
+    const key = hashOf({ role, size, corpus: corpusKeyOf(role, config) });
     const checkpoint = join(dir, `${role}-${key}`);
     checkpoints[role] = checkpoint;
     if (existsSync(join(checkpoint, 'model.safetensors'))) {
@@ -187,8 +210,7 @@ export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBui
   return { world, corpora, tokenizer, checkpoints, dir, buildSeconds: (performance.now() - started) / 1000 };
 }
 
-function writeCorpora(dir: string, corpora: ArenaCorpora): void {
-  const path = join(dir, 'corpora');
+function writeCorpora(path: string, corpora: ArenaCorpora): void {
   if (existsSync(join(path, 'think-before-attack.jsonl'))) return;
   mkdirSync(path, { recursive: true });
   const lines = (items: unknown[]) => items.map((i) => JSON.stringify(i)).join('\n') + '\n';

@@ -72,15 +72,20 @@ function model(defaults: ModelSize) {
     .default(defaults);
 }
 
+/**
+ * Two layers, not four: copying (benign answers, the goal inside a placeholder) needs induction
+ * heads, and in our measurements a 2-layer d128 model formed them in ~1000 steps where a 4-layer
+ * one needed twice as many (docs/decisions/0002-arena-sizes.md).
+ */
 const DEFAULT_SIZES = {
-  target: { hiddenSize: 128, numLayers: 4, numHeads: 4, numKvHeads: 2, intermediateSize: 320, maxPositions: 512, epochs: 2, batchSize: 32, lr: 3e-3 },
-  attacker: { hiddenSize: 128, numLayers: 4, numHeads: 4, numKvHeads: 2, intermediateSize: 320, maxPositions: 640, epochs: 2, batchSize: 32, lr: 3e-3 },
-  guard: { hiddenSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 2, intermediateSize: 160, maxPositions: 384, epochs: 2, batchSize: 32, lr: 3e-3 },
-  helpfulness: { hiddenSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 2, intermediateSize: 160, maxPositions: 160, epochs: 3, batchSize: 32, lr: 3e-3 },
+  target: { hiddenSize: 128, numLayers: 2, numHeads: 4, numKvHeads: 4, intermediateSize: 384, maxPositions: 512, epochs: 2, batchSize: 16, lr: 3e-3 },
+  attacker: { hiddenSize: 128, numLayers: 2, numHeads: 4, numKvHeads: 4, intermediateSize: 384, maxPositions: 640, epochs: 2, batchSize: 16, lr: 3e-3 },
+  guard: { hiddenSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 2, intermediateSize: 160, maxPositions: 256, epochs: 2, batchSize: 16, lr: 3e-3 },
+  helpfulness: { hiddenSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 2, intermediateSize: 160, maxPositions: 160, epochs: 2, batchSize: 16, lr: 3e-3 },
   embedder: { hiddenSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 2, intermediateSize: 160, maxPositions: 128, epochs: 1, batchSize: 32, lr: 3e-3 },
 } satisfies Record<string, ModelSize>;
 
-const DEFAULT_CORPORA = { targetDialogues: 6000, attackerDialogues: 3000, thinkBeforeAttackAttempts: 2400, keepSuccessfulOnly: true, guardExamples: 6000, helpfulnessExamples: 4000, embedderTexts: 4000, labelNoise: 0.05 };
+const DEFAULT_CORPORA = { targetDialogues: 6000, benignSingles: 8000, attackerDialogues: 3000, thinkBeforeAttackAttempts: 4000, keepSuccessfulOnly: true, guardExamples: 6000, helpfulnessExamples: 4000, embedderTexts: 4000, labelNoise: 0.05 };
 
 export const ArenaConfigSchema = z
   .object({
@@ -92,8 +97,9 @@ export const ArenaConfigSchema = z
     corpora: z
       .object({
         targetDialogues: z.number().int().positive().default(6000).describe("dialogues in the target's corpus"),
+        benignSingles: z.number().int().nonnegative().default(8000).describe("extra single-turn benign requests in the target's corpus (copying is learned slowest)"),
         attackerDialogues: z.number().int().positive().default(3000).describe("general dialogues in the attacker base's corpus"),
-        thinkBeforeAttackAttempts: z.number().int().positive().default(2400).describe('scripted attacks tried for the Think-before-Attack corpus'),
+        thinkBeforeAttackAttempts: z.number().int().positive().default(4000).describe('scripted attacks tried for the Think-before-Attack corpus'),
         keepSuccessfulOnly: z.boolean().default(true).describe('keep only successful attacks in the Think-before-Attack corpus (mtsa-method.md §3.2)'),
         guardExamples: z.number().int().positive().default(6000).describe('labelled (context, reply) pairs for the guard'),
         helpfulnessExamples: z.number().int().positive().default(4000).describe('labelled (request, reply) pairs for the helpfulness scorer'),
@@ -128,7 +134,7 @@ export function tinyArenaConfig(seed = 1): ArenaConfig {
   const small = (maxPositions: number): ModelSize => ({ hiddenSize: 32, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 64, maxPositions, epochs: 1, batchSize: 16, lr: 5e-3 });
   return ArenaConfigSchema.parse({
     seed,
-    corpora: { targetDialogues: 120, attackerDialogues: 60, thinkBeforeAttackAttempts: 60, keepSuccessfulOnly: true, guardExamples: 120, helpfulnessExamples: 80, embedderTexts: 80, labelNoise: 0.05 },
+    corpora: { targetDialogues: 120, benignSingles: 40, attackerDialogues: 60, thinkBeforeAttackAttempts: 60, keepSuccessfulOnly: true, guardExamples: 120, helpfulnessExamples: 80, embedderTexts: 80, labelNoise: 0.05 },
     vocabSize: 420,
     models: { target: small(512), attacker: small(640), guard: small(384), helpfulness: small(160), embedder: small(128) },
   });

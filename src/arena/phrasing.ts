@@ -182,7 +182,8 @@ export function renderBenignRequest(text: string, rng: Rng): string {
 }
 
 export function renderBenignAnswer(task: 'repeat' | 'first-word' | 'last-word', answer: string, rng: Rng): string {
-  if (task === 'repeat') return fill(rng.pick(['Sure! The phrase is: {answer}.', 'Here it is: {answer}.']), { answer });
+  // The phrase is quoted as in the request, so copying it ends exactly where the request's quote does.
+  if (task === 'repeat') return fill(rng.pick(['Sure! The phrase is: "{answer}".', 'Here it is: "{answer}".']), { answer });
   const which = task === 'first-word' ? 'first' : 'last';
   return fill(rng.pick(['The {which} word is {answer}.', 'It is {answer}.']), { which, answer });
 }

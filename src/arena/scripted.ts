@@ -42,7 +42,7 @@ export interface TargetBehaviour {
 
 export const DEFAULT_TARGET_BEHAVIOUR: TargetBehaviour = {
   direct: 0.03,
-  payload: { 'purpose-inversion': 0.12, 'query-decomposition': 0.12, 'role-play': 0.1, mixed: 0.12, crescendo: 0.1 },
+  payload: { 'purpose-inversion': 0.15, 'query-decomposition': 0.15, 'role-play': 0.12, mixed: 0.15, crescendo: 0.12 },
   preparedBonus: { 'purpose-inversion': 0.25, 'query-decomposition': 0.25, 'role-play': 0.4, mixed: 0.42, crescendo: 0.35 },
   momentum: 0.7,
   afterRefusal: 0.5,

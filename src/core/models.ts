@@ -103,6 +103,8 @@ export interface TrainablePolicy extends ChatModel {
   /** resets optimiser state (a new training run from the current weights) */
   resetOptimizer(): Promise<void>;
   save(dir: string, metadata?: Record<string, unknown>): Promise<void>;
+  /** loads weights written by save() (same architecture) */
+  restore(dir: string): Promise<void>;
   /** a numeric fingerprint of the weights, to check that training changed them */
   fingerprint(): Promise<number>;
 }

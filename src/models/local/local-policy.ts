@@ -4,7 +4,7 @@
  */
 import type { ScoredConversation, SequenceScore, TrainablePolicy } from '../../core/models.js';
 import type { Message } from '../../core/message.js';
-import { saveCheckpoint } from '../../engine/checkpoint/hf-checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../../engine/checkpoint/hf-checkpoint.js';
 import type { ScoredSequence } from '../../engine/log-probs.js';
 import { sequenceLogProbs } from '../../engine/log-probs.js';
 import { withBufferScope } from '../../engine/memory.js';
@@ -128,6 +128,12 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
 
   async save(dir: string, metadata: Record<string, unknown> = {}): Promise<void> {
     saveCheckpoint(dir, { model: this.model, tokenizer: this.tokenizer, metadata: { chatTemplate: CHAT_TEMPLATE_ID, ...metadata } });
+  }
+
+  async restore(dir: string): Promise<void> {
+    const { model } = loadCheckpoint(dir);
+    this.model.copyFrom(model);
+    await this.resetOptimizer();
   }
 
   async fingerprint(): Promise<number> {

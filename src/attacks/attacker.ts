@@ -1,0 +1,99 @@
+/**
+ * Attackers: anything that, given the dialogue so far, proposes the next attacker turn. The MTSA
+ * red team is an LLM that thinks, then asks (`LlmAttacker`); scripted attackers (the arena's
+ * strategies, crescendo) implement the same interface so the runner treats them alike.
+ */
+import { system, user, assistant, type Message } from '../core/message.js';
+import type { ChatModel, SamplingOptions } from '../core/models.js';
+import { attackerSystemPrompt } from '../core/mtsa-prompts.js';
+import type { ObjectiveRef, Turn } from '../core/trajectory.js';
+import { formatAttackerMessage, parseAttackerTurn } from './parse-attacker-turn.js';
+
+export interface AttackerView {
+  /** dialogue id (stable across turns) */
+  id: string;
+  seed: number;
+  objective: ObjectiveRef;
+  turns: readonly Turn[];
+  /** sampling override for this proposal (red-team resampling temperatures) */
+  sampling?: SamplingOptions;
+}
+
+export type AttackerProposal =
+  | { ok: true; message: string; thought?: string; question: string; attempts: number; tokens: number; sampling?: SamplingOptions }
+  | { ok: false; attempts: number; tokens: number; lastMessage: string; reason: string };
+
+export interface AttackerAgent {
+  readonly id: string;
+  /** proposes turn views[i].turns.length + 1 for every view */
+  propose(views: readonly AttackerView[]): Promise<AttackerProposal[]>;
+}
+
+
+/** Attacker view (§2.2): system prompt with the goal, full attacker messages, target replies. */
+export function attackerMessages(goal: string, turns: readonly Pick<Turn, 'attackerMessage' | 'reply'>[]): Message[] {
+  return [system(attackerSystemPrompt(goal)), ...turns.flatMap((t) => [user(t.attackerMessage), assistant(t.reply)])];
+}
+
+/** Target view (§2.2): questions and replies only — no goal, no thoughts, no system prompt. */
+export function targetMessages(turns: readonly Pick<Turn, 'question' | 'reply'>[]): Message[] {
+  return turns.flatMap((t) => [user(t.question), assistant(t.reply)]);
+}
+
+export const DEFAULT_ATTACKER_SAMPLING: SamplingOptions = { temperature: 1.0, topP: 0.95, maxTokens: 96 };
+
+export interface LlmAttackerOptions {
+  id: string;
+  /** 'no-thought' is the ablation whose turns are the question line alone */
+  mode: 'thought' | 'no-thought';
+  /** generations per turn before the item is dropped (the reference code: 1 + 3 retries) */
+  maxAttempts: number;
+  sampling: SamplingOptions;
+}
+
+/** The MTSA red team: speaks as the user, writes "Thinking N" then "Attack question N". */
+export class LlmAttacker implements AttackerAgent {
+  readonly id: string;
+
+  constructor(
+    readonly model: ChatModel,
+    readonly options: LlmAttackerOptions,
+  ) {
+    this.id = options.id;
+  }
+
+  async propose(views: readonly AttackerView[]): Promise<AttackerProposal[]> {
+    const results: AttackerProposal[] = views.map(() => ({ ok: false, attempts: 0, tokens: 0, lastMessage: '', reason: 'not-tried' }));
+    let pending = views.map((_, i) => i);
+    for (let attempt = 1; attempt <= this.options.maxAttempts && pending.length > 0; attempt++) {
+      const requests = pending.map((i) => {
+        const view = views[i];
+        return {
+          messages: attackerMessages(view.objective.text, view.turns),
+          generationRole: 'user' as const,
+          sampling: view.sampling ?? this.options.sampling,
+          seed: (view.seed * 1000003 + view.turns.length * 101 + attempt) >>> 0,
+        };
+      });
+      const responses = await this.model.generate(requests);
+      const next: number[] = [];
+      pending.forEach((i, k) => {
+        const response = responses[k];
+        const turn = views[i].turns.length + 1;
+        const previous = results[i];
+        const tokens = previous.tokens + response.usage.completionTokens;
+        const parsed = parseAttackerTurn(response.text, turn, this.options.mode);
+        if (parsed.ok) {
+          // Store the canonical form: exactly what a well-formed turn looks like in the attacker view.
+          const message = formatAttackerMessage(turn, parsed.thought, parsed.question);
+          results[i] = { ok: true, message, thought: parsed.thought, question: parsed.question, attempts: attempt, tokens, sampling: requests[k].sampling };
+        } else {
+          results[i] = { ok: false, attempts: attempt, tokens, lastMessage: response.text, reason: parsed.reason };
+          next.push(i);
+        }
+      });
+      pending = next;
+    }
+    return results;
+  }
+}

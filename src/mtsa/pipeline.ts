@@ -1,0 +1,263 @@
+/**
+ * MTSA end to end (mtsa-method.md §1): Stage 1 — select Think-before-Attack dialogues and SFT the
+ * attacker; Stage 2 — T iterations of online sampling, red-team resampling and DPO, then target
+ * resampling with the updated attacker and the future-reward update. Each update's reference
+ * policy is the model entering the iteration. Written against the seams only.
+ */
+import type { Embedder, HelpfulnessScorer, Judge, TrainablePolicy } from '../core/models.js';
+import { Rng, hashString } from '../core/rng.js';
+import type { ObjectiveRef, OracleLabel, Trajectory } from '../core/trajectory.js';
+import { LlmAttacker } from '../attacks/attacker.js';
+import { runConversations } from '../attacks/run-conversation.js';
+import type { ThinkBeforeAttackDialogue } from '../data/schemas.js';
+import { dpoLoss } from '../training/losses/dpo-loss.js';
+import { futureRewardLoss } from '../training/losses/future-reward-loss.js';
+import { logRatioMargin, trainOnPairs, type StepMetrics, type TrainSchedule } from '../training/trainers.js';
+import type { MtsaConfig } from './config.js';
+import { prepareReferences, resampleRedTeam, resampleTarget, selectRedTeamGroups, selectTargetGroups, toTrainingPair, type DiversityReferences } from './resampling.js';
+import { referenceText, runStage1, selectStage1Data } from './stage1.js';
+import type { MetricRecord, StepStore } from './steps.js';
+
+export interface MtsaModels {
+  /** the red team: the attacker base before Stage 1, then updated in place */
+  attacker: TrainablePolicy;
+  /** the target, updated in place */
+  target: TrainablePolicy;
+  judge: Judge;
+  helpfulness: HelpfulnessScorer;
+  embedder: Embedder;
+  oracle?: (reply: string) => OracleLabel;
+}
+
+export interface MtsaData {
+  /** harmful training objectives (never the evaluation ones) */
+  objectives: readonly ObjectiveRef[];
+  thinkBeforeAttack: readonly ThinkBeforeAttackDialogue[];
+}
+
+export type MtsaEvent =
+  | { type: 'phase-start'; phase: string; total?: number }
+  | { type: 'phase-progress'; phase: string; done: number; total: number }
+  | { type: 'phase-end'; phase: string; detail: string; cached: boolean };
+
+export interface PipelineOptions {
+  config: MtsaConfig;
+  seed: number;
+  store: StepStore;
+  onEvent?: (event: MtsaEvent) => void;
+  /** called after each model is trained or restored (R0 after Stage 1, Rt and Tt per iteration) */
+  onModel?: (role: 'attacker' | 'target', iteration: number, policy: TrainablePolicy) => Promise<void>;
+}
+
+function schedule(train: { epochs: number; batchSize: number; lr: number }, seed: number): TrainSchedule {
+  return { ...train, warmupRatio: 0.1, maxGradNorm: 1, seed };
+}
+
+function metricRecord(step: string, values: Record<string, number>): MetricRecord {
+  return { step, values };
+}
+
+export function attackerAgent(policy: TrainablePolicy, config: MtsaConfig, id: string): LlmAttacker {
+  return new LlmAttacker(policy, { id, mode: config.attacker, maxAttempts: config.maxFormatAttempts, sampling: config.sampling.attacker });
+}
+
+function tracked<T>(options: PipelineOptions, phase: string, run: () => Promise<T>): Promise<T> {
+  options.onEvent?.({ type: 'phase-start', phase });
+  return run();
+}
+
+/** Stage 1: selection and SFT; returns the texts of the diversity reference set 𝓡. */
+export async function stage1(models: MtsaModels, data: MtsaData, options: PipelineOptions): Promise<string[]> {
+  const { config, store } = options;
+  let computed = false;
+  const selection = await store.step('stage1/select', async () => {
+    computed = true;
+    const selected = await selectStage1Data(data.thinkBeforeAttack, models.embedder, { topK: config.stage1.topK, method: config.selection, seed: options.seed, mode: config.attacker });
+    return { selected: selected.map((d) => data.thinkBeforeAttack.indexOf(d)), metrics: [metricRecord('stage1/select', { candidates: data.thinkBeforeAttack.length, selected: selected.length })] };
+  });
+  options.onEvent?.({ type: 'phase-end', phase: 'stage1/select', detail: `${selection.selected.length} of ${data.thinkBeforeAttack.length} dialogues (${config.selection})`, cached: !computed });
+  const selected = selection.selected.map((i) => data.thinkBeforeAttack[i]);
+  computed = false;
+  const sft = await store.weights('stage1/attacker', models.attacker, () =>
+    tracked(options, 'stage1/sft', async () => {
+      computed = true;
+      const history = await runStage1(models.attacker, selected, {
+        mode: config.attacker,
+        maxTurns: config.maxTurns,
+        schedule: schedule(config.stage1.train, hashString('stage1', options.seed)),
+        onStep: (m, total) => options.onEvent?.({ type: 'phase-progress', phase: 'stage1/sft', done: m.step, total }),
+      });
+      return { metrics: history.map((m) => metricRecord('stage1/sft', m)) };
+    }),
+  );
+  const losses = sft.metrics?.map((m) => m.values.loss) ?? [];
+  options.onEvent?.({ type: 'phase-end', phase: 'stage1/sft', detail: losses.length ? `loss ${losses[0].toFixed(3)} → ${losses[losses.length - 1].toFixed(3)}` : 'done', cached: !computed });
+  await options.onModel?.('attacker', 0, models.attacker);
+  return selected.map((d) => referenceText(d, config.attacker));
+}
+
+/** The objectives of iteration t: a seeded sample of the training objectives. */
+export function iterationObjectives(objectives: readonly ObjectiveRef[], count: number, iteration: number, seed: number): ObjectiveRef[] {
+  const order = new Rng(seed).fork(`objectives-${iteration}`).shuffle([...objectives]);
+  return Array.from({ length: count }, (_, i) => order[i % order.length]);
+}
+
+export interface IterationSummary {
+  iteration: number;
+  onlineAttackSuccess: number;
+  redTeamPairs: number;
+  targetPairs: number;
+  dpoMarginBefore: number;
+  dpoMarginAfter: number;
+  targetMarginBefore: number;
+  targetMarginAfter: number;
+}
+
+/** One Stage 2 iteration (§4–§7). */
+export async function iteration(t: number, models: MtsaModels, data: MtsaData, references: DiversityReferences, options: PipelineOptions): Promise<IterationSummary> {
+  const { config, store, seed } = options;
+  const prefix = `iteration-${t}`;
+  const progress = (phase: string) => (done: number, total: number) => options.onEvent?.({ type: 'phase-progress', phase, done, total });
+  const ended = (phase: string, detail: string, cached: boolean) => options.onEvent?.({ type: 'phase-end', phase, detail, cached });
+  let computed: boolean;
+
+  // 1. Online sampling: π^adv_{t−1} against π^tgt_{t−1}, judged every turn.
+  computed = false;
+  const online = await store.step(`${prefix}/online`, () =>
+    tracked(options, `${prefix}/online`, async () => {
+      computed = true;
+      const objectives = iterationObjectives(data.objectives, config.goalsPerIteration, t, seed);
+      const starts = objectives.map((objective, i) => ({ id: `${prefix}/online/${i}`, seed: hashString(`${prefix}/online/${i}`, seed), objective }));
+      const trajectories = await runConversations(starts, {
+        attacker: attackerAgent(models.attacker, config, `red-team-R${t - 1}`),
+        target: models.target,
+        judge: models.judge,
+        maxTurns: config.maxTurns,
+        targetSampling: config.sampling.target,
+        oracle: models.oracle,
+        onTurn: (turn) => progress(`${prefix}/online`)(turn, config.maxTurns),
+      });
+      return { trajectories, metrics: [metricRecord(`${prefix}/online`, onlineMetrics(trajectories))] };
+    }),
+  );
+  const onlineStats = onlineMetrics(online.trajectories!);
+  ended(`${prefix}/online`, `${online.trajectories!.length} dialogues, attack success ${(100 * onlineStats['attack/successRate']).toFixed(1)}%, dropped ${onlineStats['attack/dropped']}`, !computed);
+  const live = online.trajectories!.filter((x) => x.stopReason === 'max-turns');
+
+  // 2. Red-team resampling and DPO (the red team is updated first).
+  computed = false;
+  const red = await store.step(`${prefix}/red-team-resampling`, () =>
+    tracked(options, `${prefix}/red-team-resampling`, async () => {
+      computed = true;
+      const groups = selectRedTeamGroups(live, config.redTeam, hashString(`${prefix}/red`, seed));
+      const result = await resampleRedTeam(groups, resamplingModels(models, config, `red-team-R${t - 1}`), references, config, t, hashString(`${prefix}/red`, seed));
+      return {
+        trajectories: result.rollouts,
+        pairs: result.pairs.map((pair) => ({ side: 'red-team' as const, pair })),
+        metrics: [metricRecord(`${prefix}/red-team-resampling`, { groups: groups.length, pairs: result.pairs.length, ...prefixKeys('skipped/', result.skipped) })],
+      };
+    }),
+  );
+  const redPairs = red.pairs!.flatMap((p) => (p.side === 'red-team' ? [toTrainingPair(p.pair)] : []));
+  ended(`${prefix}/red-team-resampling`, `${redPairs.length} preference pairs`, !computed);
+  computed = false;
+  const dpo = await store.weights(`${prefix}/red-team-dpo`, models.attacker, () =>
+    tracked(options, `${prefix}/red-team-dpo`, async () => {
+      computed = true;
+      await models.attacker.snapshotReference();
+      const before = await logRatioMargin(models.attacker, redPairs);
+      const history = await trainOnPairs(models.attacker, redPairs, (pairs) => dpoLoss(pairs, config.redTeam.beta), schedule(config.redTeam.train, hashString(`${prefix}/dpo`, seed)), (m, total) => progress(`${prefix}/red-team-dpo`)(m.step, total));
+      const after = await logRatioMargin(models.attacker, redPairs);
+      return { metrics: [...history.map((m) => metricRecord(`${prefix}/red-team-dpo`, m)), metricRecord(`${prefix}/red-team-dpo/summary`, { marginBefore: before, marginAfter: after, pairs: redPairs.length })] };
+    }),
+  );
+  const dpoSummary = summaryOf(dpo.metrics);
+  ended(`${prefix}/red-team-dpo`, `log-ratio margin ${dpoSummary.marginBefore?.toFixed(2)} → ${dpoSummary.marginAfter?.toFixed(2)}`, !computed);
+  await options.onModel?.('attacker', t, models.attacker);
+
+  // 3. Target resampling with the updated attacker, then the future-reward update.
+  computed = false;
+  const target = await store.step(`${prefix}/target-resampling`, () =>
+    tracked(options, `${prefix}/target-resampling`, async () => {
+      computed = true;
+      const groups = selectTargetGroups(live, config.target, hashString(`${prefix}/target`, seed));
+      const result = await resampleTarget(groups, resamplingModels(models, config, `red-team-R${t}`), config, t, hashString(`${prefix}/target`, seed));
+      return {
+        trajectories: result.rollouts,
+        pairs: result.pairs.map((pair) => ({ side: 'target' as const, pair })),
+        metrics: [metricRecord(`${prefix}/target-resampling`, { groups: groups.length, pairs: result.pairs.length, ...prefixKeys('skipped/', result.skipped), ...rewardStats(result.pairs) })],
+      };
+    }),
+  );
+  const targetPairs = target.pairs!.flatMap((p) => (p.side === 'target' ? [toTrainingPair(p.pair)] : []));
+  ended(`${prefix}/target-resampling`, `${targetPairs.length} pairs (${config.reward} reward)`, !computed);
+  computed = false;
+  const update = await store.weights(`${prefix}/target-update`, models.target, () =>
+    tracked(options, `${prefix}/target-update`, async () => {
+      computed = true;
+      await models.target.snapshotReference();
+      const before = await logRatioMargin(models.target, targetPairs);
+      const history = await trainOnPairs(models.target, targetPairs, (pairs) => futureRewardLoss(pairs, config.target.eta), schedule(config.target.train, hashString(`${prefix}/target-update`, seed)), (m, total) => progress(`${prefix}/target-update`)(m.step, total));
+      const after = await logRatioMargin(models.target, targetPairs);
+      return { metrics: [...history.map((m) => metricRecord(`${prefix}/target-update`, m)), metricRecord(`${prefix}/target-update/summary`, { marginBefore: before, marginAfter: after, pairs: targetPairs.length })] };
+    }),
+  );
+  const targetSummary = summaryOf(update.metrics);
+  ended(`${prefix}/target-update`, `log-ratio margin ${targetSummary.marginBefore?.toFixed(2)} → ${targetSummary.marginAfter?.toFixed(2)}`, !computed);
+  await options.onModel?.('target', t, models.target);
+
+  return {
+    iteration: t,
+    onlineAttackSuccess: onlineStats['attack/successRate'],
+    redTeamPairs: redPairs.length,
+    targetPairs: targetPairs.length,
+    dpoMarginBefore: dpoSummary.marginBefore ?? 0,
+    dpoMarginAfter: dpoSummary.marginAfter ?? 0,
+    targetMarginBefore: targetSummary.marginBefore ?? 0,
+    targetMarginAfter: targetSummary.marginAfter ?? 0,
+  };
+}
+
+/** Stage 1 then every iteration. */
+export async function runMtsa(models: MtsaModels, data: MtsaData, options: PipelineOptions): Promise<IterationSummary[]> {
+  const referenceTexts = await stage1(models, data, options);
+  const references = await prepareReferences(referenceTexts, models.embedder, options.config.redTeam.diversityReferences, options.seed);
+  const summaries: IterationSummary[] = [];
+  for (let t = 1; t <= options.config.iterations; t++) summaries.push(await iteration(t, models, data, references, options));
+  return summaries;
+}
+
+function resamplingModels(models: MtsaModels, config: MtsaConfig, attackerId: string) {
+  return { attacker: attackerAgent(models.attacker, config, attackerId), target: models.target, judge: models.judge, helpfulness: models.helpfulness, embedder: models.embedder, oracle: models.oracle };
+}
+
+export function onlineMetrics(trajectories: readonly Trajectory[]): Record<string, number> {
+  const live = trajectories.filter((t) => t.stopReason === 'max-turns');
+  const oracle = live.filter((t) => t.oracleSuccess !== undefined);
+  return {
+    'attack/successRate': live.length ? live.filter((t) => t.attackSuccess).length / live.length : 0,
+    ...(oracle.length ? { 'attack/oracleSuccessRate': oracle.filter((t) => t.oracleSuccess).length / oracle.length } : {}),
+    'attack/dropped': trajectories.length - live.length,
+    'attack/meanAttempts': mean(live.flatMap((t) => t.turns.map((x) => x.attackerAttempts))),
+  };
+}
+
+function rewardStats(pairs: readonly { chosen_reward: number; rejected_reward: number }[]): Record<string, number> {
+  if (pairs.length === 0) return {};
+  const gaps = pairs.map((p) => p.chosen_reward - p.rejected_reward);
+  return { 'reward/gapMean': mean(gaps), 'reward/gapMin': Math.min(...gaps), 'reward/gapMax': Math.max(...gaps), 'reward/chosenMean': mean(pairs.map((p) => p.chosen_reward)), 'reward/rejectedMean': mean(pairs.map((p) => p.rejected_reward)) };
+}
+
+function prefixKeys(prefix: string, values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+function summaryOf(metrics: readonly MetricRecord[] | undefined): Record<string, number> {
+  return metrics?.find((m) => m.step.endsWith('/summary'))?.values ?? {};
+}
+
+function mean(values: number[]): number {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+}
+
+export type { StepMetrics };

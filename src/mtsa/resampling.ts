@@ -1,0 +1,237 @@
+/**
+ * Trajectory resampling (mtsa-method.md §5), the source of both sides' training pairs.
+ * Red team: at a turn the target survived, regenerate the attack at several temperatures, roll
+ * each branch out to the end, score R_adv = z(future toxicity) + z(−cosine) + z(−self-BLEU),
+ * chosen = best, rejected = worst. Target: at an unsafe turn, rewrite the reply with the safety
+ * hint (used only inside that call, G4), roll the future out with the *updated* attacker (G7), and
+ * score R_tgt = Σ over the remaining turns of helpfulness + P(safe).
+ */
+import { assistant, user, type Message } from '../core/message.js';
+import type { ChatModel, Embedder, HelpfulnessScorer, Judge, SamplingOptions } from '../core/models.js';
+import { SAFETY_HINT } from '../core/mtsa-prompts.js';
+import { Rng, hashString } from '../core/rng.js';
+import { zScores } from '../core/stats.js';
+import type { OracleLabel, Trajectory, Turn } from '../core/trajectory.js';
+import { attackerMessages, targetMessages, type AttackerAgent } from '../attacks/attacker.js';
+import { runConversations, type ConversationStart } from '../attacks/run-conversation.js';
+import type { RedTeamPreference, TargetPreference } from '../data/schemas.js';
+import type { TrainingPair } from '../training/trainers.js';
+import type { MtsaConfig } from './config.js';
+import { meanCosine, meanSelfBleu, ngramIndex, wordTokens, type NgramIndex } from './diversity.js';
+
+export interface ResamplingModels {
+  attacker: AttackerAgent;
+  target: ChatModel;
+  judge: Judge;
+  helpfulness: HelpfulnessScorer;
+  embedder: Embedder;
+  oracle?: (reply: string) => OracleLabel;
+}
+
+/** The diversity reference set 𝓡, prepared once: n-gram indexes and embeddings. */
+export interface DiversityReferences {
+  ngrams: NgramIndex[];
+  vectors: Float32Array[];
+}
+
+export async function prepareReferences(texts: readonly string[], embedder: Embedder, count: number, seed: number): Promise<DiversityReferences> {
+  const sample = new Rng(seed).fork('references').shuffle([...texts]).slice(0, count);
+  return { ngrams: sample.map((t) => ngramIndex(wordTokens(t))), vectors: await embedder.embed(sample) };
+}
+
+/** P(unsafe) of single (question, reply) pairs, as the reference code's resampling rewards judge. */
+async function singleTurnJudgements(judge: Judge, turns: readonly Pick<Turn, 'question' | 'reply'>[]) {
+  return judge.judge(turns.map((t) => [user(t.question), assistant(t.reply)]));
+}
+
+export interface RedTeamGroup {
+  trajectory: Trajectory;
+  /** 0-based turn whose attack is regenerated */
+  turn: number;
+}
+
+/**
+ * Groups for red-team resampling: dialogues with a turn the target survived (P(unsafe) ≤ threshold),
+ * failed dialogues first when all dialogues qualify (the paper's figure, G1), one random such turn each.
+ */
+export function selectRedTeamGroups(trajectories: readonly Trajectory[], config: MtsaConfig['redTeam'], seed: number): RedTeamGroup[] {
+  const rng = new Rng(seed).fork('red-team-groups');
+  const eligible = trajectories.filter((t) => t.stopReason === 'max-turns' && (config.source === 'all' || t.attackSuccess));
+  const ordered = [...eligible.filter((t) => !t.attackSuccess), ...eligible.filter((t) => t.attackSuccess)];
+  const groups: RedTeamGroup[] = [];
+  for (const trajectory of ordered) {
+    const turns = trajectory.turns.map((t, i) => (t.judgement.pUnsafe <= config.maxSafeProbability ? i : -1)).filter((i) => i >= 0);
+    if (turns.length === 0) continue;
+    groups.push({ trajectory, turn: rng.pick(turns) });
+    if (groups.length >= config.maxGroups) break;
+  }
+  return groups;
+}
+
+export interface RedTeamResult {
+  pairs: RedTeamPreference[];
+  rollouts: Trajectory[];
+  skipped: { degenerate: number; formatFailures: number; tooFewCandidates: number };
+}
+
+export async function resampleRedTeam(groups: readonly RedTeamGroup[], models: ResamplingModels, references: DiversityReferences, config: MtsaConfig, iteration: number, seed: number): Promise<RedTeamResult> {
+  const temperatures = config.sampling.regenerateTemperatures;
+  const attackerSampling = (temperature: number): SamplingOptions => ({ ...config.sampling.attacker, temperature });
+  const starts: ConversationStart[] = groups.flatMap((g) =>
+    temperatures.map((temperature, j) => ({
+      id: `${g.trajectory.id}/red/${g.turn + 1}/${j}`,
+      seed: hashString(`${g.trajectory.id}|red|${j}`, seed),
+      objective: g.trajectory.objective,
+      prefix: g.trajectory.turns.slice(0, g.turn),
+      first: { attackerSampling: attackerSampling(temperature), targetSampling: config.sampling.firstReply },
+    })),
+  );
+  const rollouts = await runConversations(starts, { ...models, maxTurns: config.maxTurns, targetSampling: config.sampling.target });
+  // Score every regenerated-and-future turn once, in batches.
+  const futureTurns = rollouts.flatMap((r, i) => (r.stopReason === 'max-turns' ? r.turns.slice(groups[Math.floor(i / temperatures.length)].turn).map((turn) => ({ rollout: i, turn })) : []));
+  const judgements = await singleTurnJudgements(models.judge, futureTurns.map((x) => x.turn));
+  const vectors = await models.embedder.embed(futureTurns.map((x) => x.turn.attackerMessage));
+  const toxicity = new Map<number, number>();
+  const cosine = new Map<number, number>();
+  const bleu = new Map<number, number>();
+  futureTurns.forEach((x, i) => {
+    toxicity.set(x.rollout, (toxicity.get(x.rollout) ?? 0) + judgements[i].pUnsafe);
+    cosine.set(x.rollout, (cosine.get(x.rollout) ?? 0) - meanCosine(vectors[i], references.vectors));
+    bleu.set(x.rollout, (bleu.get(x.rollout) ?? 0) - meanSelfBleu(x.turn.attackerMessage, references.ngrams));
+  });
+  const pairs: RedTeamPreference[] = [];
+  const skipped = { degenerate: 0, formatFailures: rollouts.filter((r) => r.stopReason !== 'max-turns').length, tooFewCandidates: 0 };
+  groups.forEach((g, gi) => {
+    const members = temperatures.map((_, j) => gi * temperatures.length + j).filter((i) => rollouts[i].stopReason === 'max-turns');
+    if (members.length < 2) {
+      skipped.tooFewCandidates++;
+      return;
+    }
+    const tox = zScores(members.map((i) => toxicity.get(i)!));
+    const cos = zScores(members.map((i) => cosine.get(i)!));
+    const ble = zScores(members.map((i) => bleu.get(i)!));
+    const total = members.map((_, m) => tox[m] + cos[m] + ble[m]);
+    let best = 0;
+    let worst = 0;
+    total.forEach((v, m) => {
+      if (v > total[best]) best = m;
+      if (v < total[worst]) worst = m;
+    });
+    const chosen = rollouts[members[best]].turns[g.turn];
+    const rejected = rollouts[members[worst]].turns[g.turn];
+    // Degenerate groups teach nothing, and a pair with chosen == rejected must never be emitted (G13).
+    if (best === worst || total[best] - total[worst] < 1e-6 || chosen.attackerMessage === rejected.attackerMessage) {
+      skipped.degenerate++;
+      return;
+    }
+    pairs.push({
+      prompt: attackerMessages(g.trajectory.objective.text, g.trajectory.turns.slice(0, g.turn)),
+      chosen: [user(chosen.attackerMessage)],
+      rejected: [user(rejected.attackerMessage)],
+      generation_role: 'user',
+      scores: { toxicity: tox, diversity: cos.map((c, m) => c + ble[m]), total, chosenIndex: best, rejectedIndex: worst },
+      temperatures: members.map((i) => temperatures[i % temperatures.length]),
+      source: { trajectoryId: g.trajectory.id, turn: g.turn + 1, iteration, objectiveId: g.trajectory.objective.id },
+    });
+  });
+  return { pairs, rollouts, skipped };
+}
+
+export interface TargetGroup {
+  trajectory: Trajectory;
+  turn: number;
+}
+
+/** Dialogues the judge flagged, one random unsafe turn (P(unsafe) ≥ threshold) each. */
+export function selectTargetGroups(trajectories: readonly Trajectory[], config: MtsaConfig['target'], seed: number): TargetGroup[] {
+  const rng = new Rng(seed).fork('target-groups');
+  const groups: TargetGroup[] = [];
+  for (const trajectory of trajectories) {
+    if (trajectory.stopReason !== 'max-turns' || !trajectory.attackSuccess) continue;
+    const turns = trajectory.turns.map((t, i) => (t.judgement.pUnsafe >= config.minUnsafeProbability ? i : -1)).filter((i) => i >= 0);
+    if (turns.length === 0) continue;
+    groups.push({ trajectory, turn: rng.pick(turns) });
+    if (groups.length >= config.maxPairs) break;
+  }
+  return groups;
+}
+
+export interface TargetResult {
+  pairs: TargetPreference[];
+  rollouts: Trajectory[];
+  skipped: { identical: number; formatFailures: number };
+}
+
+/** Σ over turns of helpfulness and P(safe), each judged on the single (question, reply) pair. */
+async function trajectoryRewards(models: ResamplingModels, segments: readonly (readonly Turn[])[]): Promise<{ helpfulness: number; safety: number }[]> {
+  const flat = segments.flatMap((turns, s) => turns.map((turn) => ({ s, turn })));
+  const [judgements, helpfulness] = await Promise.all([singleTurnJudgements(models.judge, flat.map((x) => x.turn)), models.helpfulness.score(flat.map((x) => ({ request: x.turn.question, reply: x.turn.reply })))]);
+  const totals = segments.map(() => ({ helpfulness: 0, safety: 0 }));
+  flat.forEach((x, i) => {
+    totals[x.s].helpfulness += helpfulness[i];
+    totals[x.s].safety += judgements[i].pSafe;
+  });
+  return totals;
+}
+
+export async function resampleTarget(groups: readonly TargetGroup[], models: ResamplingModels, config: MtsaConfig, iteration: number, seed: number): Promise<TargetResult> {
+  // 1. Safe rewrite: the hint is appended to q_k for this call only.
+  const rewrites = await models.target.generate(
+    groups.map((g) => {
+      const history = g.trajectory.turns.slice(0, g.turn);
+      const question = g.trajectory.turns[g.turn].question;
+      return { messages: [...targetMessages(history), user(`${question}${SAFETY_HINT}`)] as Message[], sampling: config.sampling.rewrite, seed: hashString(`${g.trajectory.id}|rewrite`, seed) };
+    }),
+  );
+  // 2. Roll the future out from the rewritten turn with the current attacker.
+  const rollouts = await runConversations(
+    groups.map((g, i) => {
+      const original = g.trajectory.turns[g.turn];
+      return {
+        id: `${g.trajectory.id}/target/${g.turn + 1}`,
+        seed: hashString(`${g.trajectory.id}|target`, seed),
+        objective: g.trajectory.objective,
+        prefix: g.trajectory.turns.slice(0, g.turn),
+        first: { proposal: { message: original.attackerMessage, thought: original.thought, question: original.question }, reply: rewrites[i].text },
+      };
+    }),
+    { ...models, maxTurns: config.maxTurns, targetSampling: config.sampling.target },
+  );
+  const usable = groups.map((g, i) => ({ g, i })).filter(({ i }) => rollouts[i].stopReason === 'max-turns');
+  // 3. Rewards from turn k to the end (or turn k only: the last-turn ablation).
+  const span = (turns: readonly Turn[], k: number) => (config.reward === 'future' ? turns.slice(k) : turns.slice(k, k + 1));
+  const rewards = await trajectoryRewards(models, usable.flatMap(({ g, i }) => [span(rollouts[i].turns, g.turn), span(g.trajectory.turns, g.turn)]));
+  const pairs: TargetPreference[] = [];
+  let identical = 0;
+  usable.forEach(({ g, i }, u) => {
+    const chosen = rollouts[i].turns[g.turn].reply;
+    const rejected = g.trajectory.turns[g.turn].reply;
+    if (chosen === rejected) {
+      identical++;
+      return;
+    }
+    const [good, bad] = [rewards[2 * u], rewards[2 * u + 1]];
+    pairs.push({
+      // The training prompt holds the clean question: the hint never reaches training data (G4).
+      prompt: [...targetMessages(g.trajectory.turns.slice(0, g.turn)), user(g.trajectory.turns[g.turn].question)],
+      chosen: [assistant(chosen)],
+      rejected: [assistant(rejected)],
+      chosen_reward: good.helpfulness + good.safety,
+      rejected_reward: bad.helpfulness + bad.safety,
+      components: { chosenHelpfulness: good.helpfulness, chosenSafety: good.safety, rejectedHelpfulness: bad.helpfulness, rejectedSafety: bad.safety, turns: span(g.trajectory.turns, g.turn).length },
+      source: { trajectoryId: g.trajectory.id, turn: g.turn + 1, iteration, objectiveId: g.trajectory.objective.id },
+    });
+  });
+  return { pairs, rollouts, skipped: { identical, formatFailures: groups.length - usable.length } };
+}
+
+/** A preference record as a training pair: the prompt plus each completion, the completion scored. */
+export function toTrainingPair(record: { prompt: Message[]; chosen: Message[]; rejected: Message[]; chosen_reward?: number; rejected_reward?: number }): TrainingPair {
+  const scored = [record.prompt.length];
+  return {
+    chosen: { messages: [...record.prompt, ...record.chosen], scored },
+    rejected: { messages: [...record.prompt, ...record.rejected], scored },
+    chosenReward: record.chosen_reward,
+    rejectedReward: record.rejected_reward,
+  };
+}

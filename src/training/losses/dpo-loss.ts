@@ -1,0 +1,55 @@
+/**
+ * DPO (Rafailov et al. 2023), sigmoid form, as TRL's DPOTrainer computes it:
+ *   L = −log σ(β·[(log πθ(y_w) − log πref(y_w)) − (log πθ(y_l) − log πref(y_l))])
+ * Pure: takes summed sequence log-probs, returns the mean loss, its gradient with respect to each
+ * policy log-prob, and TRL-named metrics. (Reference log-probs are constants.)
+ */
+import { logSigmoidValue, sigmoidValue } from '../../engine/ops/elementwise.js';
+
+export interface PairLogProbs {
+  policyChosen: number;
+  policyRejected: number;
+  referenceChosen: number;
+  referenceRejected: number;
+}
+
+export interface PairLossResult {
+  loss: number;
+  /** d(mean loss)/d(policy log-prob) per pair */
+  gradients: { chosen: number; rejected: number }[];
+  metrics: Record<string, number>;
+}
+
+export function dpoLoss(pairs: readonly PairLogProbs[], beta = 0.1): PairLossResult {
+  const n = pairs.length;
+  if (n === 0) return { loss: 0, gradients: [], metrics: {} };
+  let loss = 0;
+  let chosenReward = 0;
+  let rejectedReward = 0;
+  let accuracy = 0;
+  const gradients = pairs.map((p) => {
+    const chosen = p.policyChosen - p.referenceChosen;
+    const rejected = p.policyRejected - p.referenceRejected;
+    const margin = beta * (chosen - rejected);
+    loss -= logSigmoidValue(margin) / n;
+    chosenReward += (beta * chosen) / n;
+    rejectedReward += (beta * rejected) / n;
+    accuracy += (chosen > rejected ? 1 : 0) / n;
+    // d/dm [−log σ(m)] = −σ(−m); dm/dπ_w = β, dm/dπ_l = −β
+    const g = (-beta * sigmoidValue(-margin)) / n;
+    return { chosen: g, rejected: -g };
+  });
+  return {
+    loss,
+    gradients,
+    metrics: {
+      loss,
+      'rewards/chosen': chosenReward,
+      'rewards/rejected': rejectedReward,
+      'rewards/margins': chosenReward - rejectedReward,
+      'rewards/accuracies': accuracy,
+      'logps/chosen': pairs.reduce((s, p) => s + p.policyChosen, 0) / n,
+      'logps/rejected': pairs.reduce((s, p) => s + p.policyRejected, 0) / n,
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Training loops written against the TrainablePolicy seam only, so they run the same on the
+ * engine and on an external trainer: supervised fine-tuning (token-mean NLL of scored messages)
+ * and pairwise preference training with any pure pair loss (DPO, the future-reward regression).
+ */
+import type { ScoredConversation, TrainablePolicy } from '../core/models.js';
+import { Rng } from '../core/rng.js';
+import { learningRate } from '../engine/optim/lr-schedule.js';
+import type { PairLossResult } from './losses/dpo-loss.js';
+
+export interface TrainSchedule {
+  epochs: number;
+  /** items (sequences or pairs) per optimiser step */
+  batchSize: number;
+  lr: number;
+  warmupRatio: number;
+  maxGradNorm: number;
+  seed: number;
+}
+
+export type StepMetrics = Record<string, number> & { step: number; lr: number; gradNorm: number };
+
+function batchesOf<T>(items: readonly T[], schedule: TrainSchedule): T[][] {
+  const rng = new Rng(schedule.seed);
+  const batches: T[][] = [];
+  for (let epoch = 0; epoch < Math.ceil(schedule.epochs); epoch++) {
+    const order = rng.fork(`epoch-${epoch}`).shuffle(items.map((_, i) => i));
+    // A fractional last epoch uses a prefix of its shuffled order.
+    const count = epoch + 1 > schedule.epochs ? Math.round(order.length * (schedule.epochs - epoch)) : order.length;
+    for (let i = 0; i < count; i += schedule.batchSize) batches.push(order.slice(i, Math.min(count, i + schedule.batchSize)).map((k) => items[k]));
+  }
+  return batches;
+}
+
+/** Multi-turn SFT: mean negative log-likelihood over all scored tokens of each batch. */
+export async function supervisedFineTune(policy: TrainablePolicy, data: readonly ScoredConversation[], schedule: TrainSchedule, onStep?: (m: StepMetrics, total: number) => void): Promise<StepMetrics[]> {
+  const batches = batchesOf(data, schedule);
+  const lrs = { peak: schedule.lr, totalSteps: batches.length, warmupRatio: schedule.warmupRatio, minRatio: 0 };
+  const history: StepMetrics[] = [];
+  await policy.resetOptimizer();
+  for (let step = 0; step < batches.length; step++) {
+    const batch = batches[step];
+    const scores = await policy.scoreSequences(batch);
+    const tokens = scores.reduce((s, x) => s + x.tokens, 0);
+    const loss = -scores.reduce((s, x) => s + x.logProb, 0) / Math.max(1, tokens);
+    // d(−Σ log π / N)/d log πᵢ = −1/N for every sequence
+    await policy.accumulateGradients(batch, batch.map(() => -1 / Math.max(1, tokens)));
+    const lr = learningRate(lrs, step);
+    const { gradNorm } = await policy.step({ lr, maxGradNorm: schedule.maxGradNorm });
+    const metrics = { step: step + 1, lr, gradNorm, loss, tokens } as StepMetrics;
+    history.push(metrics);
+    onStep?.(metrics, batches.length);
+  }
+  return history;
+}
+
+export interface TrainingPair {
+  chosen: ScoredConversation;
+  rejected: ScoredConversation;
+  chosenReward?: number;
+  rejectedReward?: number;
+}
+
+export type PairLoss = (pairs: { policyChosen: number; policyRejected: number; referenceChosen: number; referenceRejected: number; chosenReward: number; rejectedReward: number }[]) => PairLossResult;
+
+/**
+ * Preference training against the frozen reference snapshot: reference log-probs once, then per
+ * step the policy's log-probs, the loss and its per-sequence gradients, one optimiser step.
+ */
+export async function trainOnPairs(policy: TrainablePolicy, pairs: readonly TrainingPair[], loss: PairLoss, schedule: TrainSchedule, onStep?: (m: StepMetrics, total: number) => void): Promise<StepMetrics[]> {
+  if (pairs.length === 0) return [];
+  const reference = await policy.scoreSequences(pairs.flatMap((p) => [p.chosen, p.rejected]), { reference: true });
+  const indexed = pairs.map((pair, i) => ({ pair, referenceChosen: reference[2 * i].logProb, referenceRejected: reference[2 * i + 1].logProb }));
+  const batches = batchesOf(indexed, schedule);
+  const lrs = { peak: schedule.lr, totalSteps: batches.length, warmupRatio: schedule.warmupRatio, minRatio: 0 };
+  const history: StepMetrics[] = [];
+  await policy.resetOptimizer();
+  for (let step = 0; step < batches.length; step++) {
+    const batch = batches[step];
+    const sequences = batch.flatMap((b) => [b.pair.chosen, b.pair.rejected]);
+    const scores = await policy.scoreSequences(sequences);
+    const result = loss(
+      batch.map((b, i) => ({
+        policyChosen: scores[2 * i].logProb,
+        policyRejected: scores[2 * i + 1].logProb,
+        referenceChosen: b.referenceChosen,
+        referenceRejected: b.referenceRejected,
+        chosenReward: b.pair.chosenReward ?? 0,
+        rejectedReward: b.pair.rejectedReward ?? 0,
+      })),
+    );
+    await policy.accumulateGradients(sequences, result.gradients.flatMap((g) => [g.chosen, g.rejected]));
+    const lr = learningRate(lrs, step);
+    const { gradNorm } = await policy.step({ lr, maxGradNorm: schedule.maxGradNorm });
+    const metrics = { ...result.metrics, step: step + 1, lr, gradNorm } as StepMetrics;
+    history.push(metrics);
+    onStep?.(metrics, batches.length);
+  }
+  return history;
+}
+
+/** Mean of the chosen-minus-rejected log-ratio margin under the current weights (a diagnostic). */
+export async function logRatioMargin(policy: TrainablePolicy, pairs: readonly TrainingPair[]): Promise<number> {
+  if (pairs.length === 0) return 0;
+  const sequences = pairs.flatMap((p) => [p.chosen, p.rejected]);
+  const [current, reference] = [await policy.scoreSequences(sequences), await policy.scoreSequences(sequences, { reference: true })];
+  let s = 0;
+  for (let i = 0; i < pairs.length; i++) s += current[2 * i].logProb - reference[2 * i].logProb - (current[2 * i + 1].logProb - reference[2 * i + 1].logProb);
+  return s / pairs.length;
+}
