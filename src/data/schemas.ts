@@ -70,3 +70,10 @@ export const ThinkBeforeAttackSchema = z
   .refine((r) => r.red_conv ?? r.red_team_conv, { message: 'needs red_conv (or red_team_conv): the attacker-view messages' })
   .transform((r) => ({ goal: r.target, objectiveId: r.objectiveId ?? r.target, messages: (r.red_conv ?? r.red_team_conv)!, success: r.attack_success }));
 export type ThinkBeforeAttackDialogue = z.output<typeof ThinkBeforeAttackSchema>;
+
+export const MetricRecordSchema = z
+  .object({
+    step: z.string(),
+    values: z.record(z.string(), z.number()),
+  })
+  .strict();

@@ -9,7 +9,7 @@ import { languageModelLoss, type ScoredSequence } from './log-probs.js';
 import { withBufferScope } from './memory.js';
 import type { LlamaModel } from './nn/llama.js';
 import { AdamW } from './optim/adamw.js';
-import { learningRate } from './optim/lr-schedule.js';
+import { learningRate } from '../core/lr-schedule.js';
 import { backward, clearTape } from './tensor.js';
 
 export interface TrainOptions {

@@ -64,10 +64,10 @@ export const MtsaConfigSchema = z
         maxGroups: z.number().int().positive().default(96).describe('resampling groups per iteration'),
         diversityReferences: z.number().int().positive().default(96).describe('references sampled from the Stage-1 set for the diversity terms'),
         beta: z.number().positive().default(0.1).describe('DPO β'),
-        train: schedule({ epochs: 2, batchSize: 8, lr: 5e-4 }),
+        train: schedule({ epochs: 2, batchSize: 8, lr: 2e-4 }),
       })
       .strict()
-      .default({ maxSafeProbability: 0.3, source: 'all', maxGroups: 96, diversityReferences: 96, beta: 0.1, train: { epochs: 2, batchSize: 8, lr: 5e-4 } }),
+      .default({ maxSafeProbability: 0.3, source: 'all', maxGroups: 96, diversityReferences: 96, beta: 0.1, train: { epochs: 2, batchSize: 8, lr: 2e-4 } }),
     target: z
       .object({
         minUnsafeProbability: z.number().min(0).max(1).default(0.5).describe('a turn qualifies for a safe rewrite when P(unsafe) ≥ this'),

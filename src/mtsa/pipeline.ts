@@ -16,7 +16,7 @@ import { logRatioMargin, trainOnPairs, type StepMetrics, type TrainSchedule } fr
 import type { MtsaConfig } from './config.js';
 import { prepareReferences, resampleRedTeam, resampleTarget, selectRedTeamGroups, selectTargetGroups, toTrainingPair, type DiversityReferences } from './resampling.js';
 import { referenceText, runStage1, selectStage1Data } from './stage1.js';
-import type { MetricRecord, StepStore } from './steps.js';
+import type { MetricRecord, StepStore } from '../core/steps.js';
 
 export interface MtsaModels {
   /** the red team: the attacker base before Stage 1, then updated in place */

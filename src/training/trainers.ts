@@ -5,7 +5,7 @@
  */
 import type { ScoredConversation, TrainablePolicy } from '../core/models.js';
 import { Rng } from '../core/rng.js';
-import { learningRate } from '../engine/optim/lr-schedule.js';
+import { learningRate } from '../core/lr-schedule.js';
 import type { PairLossResult } from './losses/dpo-loss.js';
 
 export interface TrainSchedule {

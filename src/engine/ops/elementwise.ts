@@ -4,6 +4,7 @@
  * favour clarity over speed; the model's hot paths have fused ops elsewhere.
  */
 import { assert } from '../../core/errors.js';
+import { logSigmoidValue, sigmoidValue } from '../../core/math.js';
 import { Tensor, accumulateGrad, accumulateGradCopy, addInto, record } from '../tensor.js';
 
 function sameShape(a: Tensor, b: Tensor, op: string): void {
@@ -125,17 +126,6 @@ export function logSigmoid(a: Tensor): Tensor {
   return unary(a, logSigmoidValue, (x) => 1 - sigmoidValue(x));
 }
 
-export function sigmoidValue(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
-
-export function logSigmoidValue(x: number): number {
-  // log σ(x) = −softplus(−x) = min(x, 0) − log1p(exp(−|x|))
-  return Math.min(x, 0) - Math.log1p(Math.exp(-Math.abs(x)));
-}
-
 /** SiLU x·σ(x), the gate activation of SwiGLU (also fused in swiglu()). */
 export function silu(a: Tensor): Tensor {
   return unary(
@@ -166,3 +156,5 @@ export function mean(a: Tensor): Tensor {
   assert(a.size > 0, 'mean of an empty tensor');
   return scale(sum(a), 1 / a.size);
 }
+
+export { logSigmoidValue, sigmoidValue };

@@ -4,7 +4,7 @@
  * Pure: takes summed sequence log-probs, returns the mean loss, its gradient with respect to each
  * policy log-prob, and TRL-named metrics. (Reference log-probs are constants.)
  */
-import { logSigmoidValue, sigmoidValue } from '../../engine/ops/elementwise.js';
+import { logSigmoidValue, sigmoidValue } from '../../core/math.js';
 
 export interface PairLogProbs {
   policyChosen: number;

@@ -4,9 +4,8 @@
  * saved. The algorithm only names its steps; a store decides where results live (memory in tests,
  * the run directory in `mtsa run`). Records a step produces travel in its result.
  */
-import type { TrainablePolicy } from '../core/models.js';
-import type { Trajectory } from '../core/trajectory.js';
-import type { PairRecord } from '../data/schemas.js';
+import type { TrainablePolicy } from './models.js';
+import type { Trajectory } from './trajectory.js';
 
 export interface MetricRecord {
   step: string;
@@ -15,30 +14,15 @@ export interface MetricRecord {
 
 export interface StepOutput {
   trajectories?: Trajectory[];
-  pairs?: PairRecord[];
+  /** preference records (data/schemas.ts PairRecord), validated when stored */
+  pairs?: unknown[];
   metrics?: MetricRecord[];
+  /** anything else the step returns (selections, replies): stored with it, not in the JSONL files */
+  [extra: string]: unknown;
 }
 
 export interface StepStore {
   step<T extends StepOutput>(key: string, compute: () => Promise<T>): Promise<T>;
   /** `train` runs only when no weights are stored under key; they are saved right after */
   weights<T extends StepOutput>(key: string, policy: TrainablePolicy, train: () => Promise<T>): Promise<T>;
-}
-
-/** Keeps everything in memory (tests, one-off runs). */
-export class MemoryStepStore implements StepStore {
-  readonly results = new Map<string, StepOutput>();
-  readonly log: string[] = [];
-
-  async step<T extends StepOutput>(key: string, compute: () => Promise<T>): Promise<T> {
-    if (this.results.has(key)) return this.results.get(key) as T;
-    const value = await compute();
-    this.results.set(key, value);
-    this.log.push(key);
-    return value;
-  }
-
-  async weights<T extends StepOutput>(key: string, _policy: TrainablePolicy, train: () => Promise<T>): Promise<T> {
-    return this.step(key, train);
-  }
 }

@@ -1,0 +1,117 @@
+/**
+ * The run directory and its step store. A step's result is written atomically to
+ * steps/<key>.json before its records are appended to trajectories.jsonl / pairs.jsonl /
+ * metrics.jsonl; trained weights are saved (atomically) before their step is marked done. On
+ * resume the JSONL files are rebuilt from the completed steps, so a kill at any moment loses no
+ * completed work and duplicates no record.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import { ConfigError } from '../core/errors.js';
+import type { TrainablePolicy } from '../core/models.js';
+import { TrajectorySchema } from '../core/trajectory.js';
+import { MetricRecordSchema, PairRecordSchema } from '../data/schemas.js';
+import type { StepOutput, StepStore } from '../core/steps.js';
+import { appendRecords } from './jsonl.js';
+
+export const RUN_FILES = {
+  config: 'config.resolved.json',
+  trajectories: 'trajectories.jsonl',
+  pairs: 'pairs.jsonl',
+  metrics: 'metrics.jsonl',
+  summary: 'summary.json',
+  report: 'report.html',
+  steps: 'steps',
+  checkpoints: 'checkpoints',
+} as const;
+
+interface StoredStep {
+  key: string;
+  /** completion order, used to rebuild the JSONL files in order */
+  index: number;
+  output: StepOutput & Record<string, unknown>;
+}
+
+function fileName(key: string): string {
+  return key.replace(/[^A-Za-z0-9._-]+/g, '__');
+}
+
+export class FileStepStore implements StepStore {
+  private next = 0;
+  /** steps found completed when the store was opened (reused, not recomputed) */
+  readonly reused: string[] = [];
+
+  constructor(readonly dir: string) {
+    mkdirSync(join(dir, RUN_FILES.steps), { recursive: true });
+    this.rebuildRecords();
+  }
+
+  private stepPath(key: string): string {
+    return join(this.dir, RUN_FILES.steps, `${fileName(key)}.json`);
+  }
+
+  weightsPath(key: string): string {
+    return join(this.dir, RUN_FILES.steps, `${fileName(key)}.weights`);
+  }
+
+  private completed(): StoredStep[] {
+    const steps: StoredStep[] = [];
+    for (const name of readdirSync(join(this.dir, RUN_FILES.steps))) {
+      if (!name.endsWith('.json')) continue;
+      const path = join(this.dir, RUN_FILES.steps, name);
+      try {
+        steps.push(JSON.parse(readFileSync(path, 'utf8')) as StoredStep);
+      } catch (error) {
+        throw new ConfigError(`${path}: unreadable step record (${(error as Error).message}); delete it to recompute that step`);
+      }
+    }
+    return steps.sort((a, b) => a.index - b.index);
+  }
+
+  /** Rewrites the JSONL files from the completed steps (drops anything a crash left half-done). */
+  private rebuildRecords(): void {
+    const steps = this.completed();
+    this.next = steps.length ? steps[steps.length - 1].index + 1 : 0;
+    const write = (file: string, lines: unknown[]) => writeFileAtomic(join(this.dir, file), lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
+    write(RUN_FILES.trajectories, steps.flatMap((s) => s.output.trajectories ?? []));
+    write(RUN_FILES.pairs, steps.flatMap((s) => s.output.pairs ?? []));
+    write(RUN_FILES.metrics, steps.flatMap((s) => s.output.metrics ?? []));
+  }
+
+  has(key: string): boolean {
+    return existsSync(this.stepPath(key));
+  }
+
+  private read<T>(key: string): T {
+    const stored = JSON.parse(readFileSync(this.stepPath(key), 'utf8')) as StoredStep;
+    this.reused.push(key);
+    return stored.output as T;
+  }
+
+  private commit(key: string, output: StepOutput): void {
+    const stored: StoredStep = { key, index: this.next++, output: output as StoredStep['output'] };
+    writeFileAtomic(this.stepPath(key), JSON.stringify(stored));
+    appendRecords(join(this.dir, RUN_FILES.trajectories), TrajectorySchema, output.trajectories ?? []);
+    appendRecords(join(this.dir, RUN_FILES.pairs), PairRecordSchema, output.pairs ?? []);
+    appendRecords(join(this.dir, RUN_FILES.metrics), MetricRecordSchema, output.metrics ?? []);
+  }
+
+  async step<T extends StepOutput>(key: string, compute: () => Promise<T>): Promise<T> {
+    if (this.has(key)) return this.read<T>(key);
+    const output = await compute();
+    this.commit(key, output);
+    return output;
+  }
+
+  async weights<T extends StepOutput>(key: string, policy: TrainablePolicy, train: () => Promise<T>): Promise<T> {
+    if (this.has(key)) {
+      await policy.restore(this.weightsPath(key));
+      return this.read<T>(key);
+    }
+    const output = await train();
+    await policy.save(this.weightsPath(key), { step: key });
+    this.commit(key, output);
+    return output;
+  }
+}
