@@ -71,7 +71,7 @@ function progressHandler(progress: Progress) {
     else if (event.type === 'phase-end') {
       const detail = 'detail' in event && event.detail ? `: ${event.detail}` : '';
       const cached = event.cached ? ' (cached)' : '';
-      const seconds = event.source === 'arena' && !event.cached ? ` in ${event.seconds.toFixed(0)} s` : '';
+      const seconds = !event.cached && 'seconds' in event && event.seconds > 0.5 ? ` in ${event.seconds.toFixed(0)} s` : '';
       progress.line(`✓ ${phase}${cached}${seconds}${detail}`);
     }
   };

@@ -98,6 +98,18 @@ describe('generate', () => {
     expect(batched[1]).toEqual(alone[0]);
   });
 
+  it('finished sequences leave the batch without changing the other sequences', () => {
+    const model = tinyModel(9);
+    const prompts = Array.from({ length: 8 }, (_, i) => [1 + i, 2 + i, 3]);
+    const settings = prompts.map((_, i) => ({ temperature: 1, topP: 0.95, maxNewTokens: 2 + 3 * i, stopTokenIds: [] }));
+    const batched = generate(model, prompts, { padId: 0, settings, rng: prompts.map((_, i) => new Rng(100 + i)) });
+    prompts.forEach((p, i) => {
+      const alone = generate(model, [p], { padId: 0, settings: settings[i], rng: [new Rng(100 + i)] });
+      expect(batched[i].tokens).toEqual(alone[0].tokens);
+    });
+    expect(batched.map((r) => r.tokens.length)).toEqual(settings.map((s) => s.maxNewTokens));
+  });
+
   it('a shouldStop callback ends a sequence (stop strings)', () => {
     const model = tinyModel(7);
     const results = generate(model, [[1, 2]], {

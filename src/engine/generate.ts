@@ -49,6 +49,23 @@ export class KvCache {
   }
 }
 
+/** A cache holding only the given rows of `cache` (finished sequences leave the batch). */
+export function compactCache(cache: KvCache, keep: readonly number[]): KvCache {
+  const next = new KvCache(cache.model, keep.length, cache.capacity, Int32Array.from(keep, (r) => cache.start[r]));
+  const width = cache.model.config.numKvHeads * cache.model.headDim;
+  const used = cache.length * width;
+  for (let l = 0; l < cache.keys.length; l++) {
+    keep.forEach((row, i) => {
+      const from = row * cache.capacity * width;
+      const to = i * cache.capacity * width;
+      next.keys[l].set(cache.keys[l].subarray(from, from + used), to);
+      next.values[l].set(cache.values[l].subarray(from, from + used), to);
+    });
+  }
+  next.length = cache.length;
+  return next;
+}
+
 /**
  * Runs new tokens (B, n) through the model at cache positions length..length+n−1, stores their
  * keys/values, and returns the final-norm hidden state of each sequence's last new token (B, C).
@@ -213,25 +230,28 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
   const capacity = Math.min(model.config.maxPositions, promptLength + budget);
   assert(promptLength < model.config.maxPositions, () => `generate: prompt of ${promptLength} tokens leaves no room below maxPositions ${model.config.maxPositions}`);
   const start = Int32Array.from(prompts, (p) => promptLength - p.length);
-  const cache = new KvCache(model, B, capacity, start);
+  let cache = new KvCache(model, B, capacity, start);
   const ids = new Int32Array(B * promptLength).fill(options.padId);
   prompts.forEach((p, b) => ids.set(p, b * promptLength + start[b]));
   const V = model.config.vocabSize;
   const results: GenerationResult[] = prompts.map(() => ({ tokens: [], finishReason: 'length' }));
   const done = new Uint8Array(B);
+  // rows[r] is the prompt index held in row r of the cache; finished rows are compacted away
+  // once they are half of the batch, so the decoding cost follows the sequences still running.
+  let rows = prompts.map((_, b) => b);
   let hidden = forwardCached(model, cache, ids, promptLength);
   for (;;) {
-    const logits = headLogits(model, hidden, B);
-    const next = new Int32Array(B).fill(options.padId);
-    let active = 0;
-    for (let b = 0; b < B; b++) {
-      if (done[b]) continue;
+    const logits = headLogits(model, hidden, rows.length);
+    const next = new Int32Array(rows.length).fill(options.padId);
+    const running: number[] = [];
+    rows.forEach((b, r) => {
+      if (done[b]) return;
       const settings = settingsOf(b);
       const rng = Array.isArray(options.rng) ? (options.rng as Rng[])[b] : (options.rng as Rng);
-      const token = sampleToken(logits, b * V, V, settings, rng);
+      const token = sampleToken(logits, r * V, V, settings, rng);
       const result = results[b];
       result.tokens.push(token);
-      next[b] = token;
+      next[r] = token;
       if (settings.stopTokenIds.includes(token) || options.shouldStop?.(b, result.tokens)) {
         result.finishReason = 'stop';
         done[b] = 1;
@@ -240,9 +260,15 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
       } else if (cache.length >= capacity) {
         result.finishReason = 'context';
         done[b] = 1;
-      } else active++;
+      } else running.push(r);
+    });
+    if (running.length === 0) break;
+    if (running.length <= rows.length / 2 && rows.length > 4) {
+      cache = compactCache(cache, running);
+      rows = running.map((r) => rows[r]);
+      hidden = forwardCached(model, cache, Int32Array.from(running, (r) => next[r]), 1);
+      continue;
     }
-    if (active === 0) break;
     hidden = forwardCached(model, cache, next, 1);
   }
   return results;

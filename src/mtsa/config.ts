@@ -64,10 +64,11 @@ export const MtsaConfigSchema = z
         maxGroups: z.number().int().positive().default(96).describe('resampling groups per iteration'),
         diversityReferences: z.number().int().positive().default(96).describe('references sampled from the Stage-1 set for the diversity terms'),
         beta: z.number().positive().default(0.1).describe('DPO β'),
-        train: schedule({ epochs: 2, batchSize: 8, lr: 2e-4 }),
+        rpoAlpha: z.number().min(0).default(0).describe('weight of an NLL term on the chosen attack (RPO / TRL rpo_alpha); 0 is plain DPO as in the paper'),
+        train: schedule({ epochs: 2, batchSize: 8, lr: 5e-5 }),
       })
       .strict()
-      .default({ maxSafeProbability: 0.3, source: 'all', maxGroups: 96, diversityReferences: 96, beta: 0.1, train: { epochs: 2, batchSize: 8, lr: 2e-4 } }),
+      .default({ maxSafeProbability: 0.3, source: 'all', maxGroups: 96, diversityReferences: 96, beta: 0.1, rpoAlpha: 0, train: { epochs: 2, batchSize: 8, lr: 5e-5 } }),
     target: z
       .object({
         minUnsafeProbability: z.number().min(0).max(1).default(0.5).describe('a turn qualifies for a safe rewrite when P(unsafe) ≥ this'),

@@ -38,7 +38,7 @@ export interface MtsaData {
 export type MtsaEvent =
   | { type: 'phase-start'; phase: string; total?: number }
   | { type: 'phase-progress'; phase: string; done: number; total: number }
-  | { type: 'phase-end'; phase: string; detail: string; cached: boolean };
+  | { type: 'phase-end'; phase: string; detail: string; cached: boolean; seconds: number };
 
 export interface PipelineOptions {
   config: MtsaConfig;
@@ -61,9 +61,18 @@ export function attackerAgent(policy: TrainablePolicy, config: MtsaConfig, id: s
   return new LlmAttacker(policy, { id, mode: config.attacker, maxAttempts: config.maxFormatAttempts, sampling: config.sampling.attacker });
 }
 
+const phaseStarted = new Map<string, number>();
+
 function tracked<T>(options: PipelineOptions, phase: string, run: () => Promise<T>): Promise<T> {
+  phaseStarted.set(phase, performance.now());
   options.onEvent?.({ type: 'phase-start', phase });
   return run();
+}
+
+function secondsSince(phase: string): number {
+  const t = phaseStarted.get(phase);
+  phaseStarted.delete(phase);
+  return t === undefined ? 0 : (performance.now() - t) / 1000;
 }
 
 /** Stage 1: selection and SFT; returns the texts of the diversity reference set 𝓡. */
@@ -75,7 +84,7 @@ export async function stage1(models: MtsaModels, data: MtsaData, options: Pipeli
     const selected = await selectStage1Data(data.thinkBeforeAttack, models.embedder, { topK: config.stage1.topK, method: config.selection, seed: options.seed, mode: config.attacker });
     return { selected: selected.map((d) => data.thinkBeforeAttack.indexOf(d)), metrics: [metricRecord('stage1/select', { candidates: data.thinkBeforeAttack.length, selected: selected.length })] };
   });
-  options.onEvent?.({ type: 'phase-end', phase: 'stage1/select', detail: `${selection.selected.length} of ${data.thinkBeforeAttack.length} dialogues (${config.selection})`, cached: !computed });
+  options.onEvent?.({ type: 'phase-end', phase: 'stage1/select', detail: `${selection.selected.length} of ${data.thinkBeforeAttack.length} dialogues (${config.selection})`, cached: !computed, seconds: 0 });
   const selected = selection.selected.map((i) => data.thinkBeforeAttack[i]);
   computed = false;
   const sft = await store.weights('stage1/attacker', models.attacker, () =>
@@ -91,7 +100,7 @@ export async function stage1(models: MtsaModels, data: MtsaData, options: Pipeli
     }),
   );
   const losses = sft.metrics?.map((m) => m.values.loss) ?? [];
-  options.onEvent?.({ type: 'phase-end', phase: 'stage1/sft', detail: losses.length ? `loss ${losses[0].toFixed(3)} → ${losses[losses.length - 1].toFixed(3)}` : 'done', cached: !computed });
+  options.onEvent?.({ type: 'phase-end', phase: 'stage1/sft', detail: losses.length ? `loss ${losses[0].toFixed(3)} → ${losses[losses.length - 1].toFixed(3)}` : 'done', cached: !computed, seconds: secondsSince('stage1/sft') });
   await options.onModel?.('attacker', 0, models.attacker);
   return selected.map((d) => referenceText(d, config.attacker));
 }
@@ -118,7 +127,7 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
   const { config, store, seed } = options;
   const prefix = `iteration-${t}`;
   const progress = (phase: string) => (done: number, total: number) => options.onEvent?.({ type: 'phase-progress', phase, done, total });
-  const ended = (phase: string, detail: string, cached: boolean) => options.onEvent?.({ type: 'phase-end', phase, detail, cached });
+  const ended = (phase: string, detail: string, cached: boolean) => options.onEvent?.({ type: 'phase-end', phase, detail, cached, seconds: secondsSince(phase) });
   let computed: boolean;
 
   // 1. Online sampling: π^adv_{t−1} against π^tgt_{t−1}, judged every turn.
@@ -166,7 +175,7 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
       computed = true;
       await models.attacker.snapshotReference();
       const before = await logRatioMargin(models.attacker, redPairs);
-      const history = await trainOnPairs(models.attacker, redPairs, (pairs) => dpoLoss(pairs, config.redTeam.beta), schedule(config.redTeam.train, hashString(`${prefix}/dpo`, seed)), (m, total) => progress(`${prefix}/red-team-dpo`)(m.step, total));
+      const history = await trainOnPairs(models.attacker, redPairs, (pairs) => dpoLoss(pairs, config.redTeam.beta, config.redTeam.rpoAlpha), schedule(config.redTeam.train, hashString(`${prefix}/dpo`, seed)), (m, total) => progress(`${prefix}/red-team-dpo`)(m.step, total));
       const after = await logRatioMargin(models.attacker, redPairs);
       return { metrics: [...history.map((m) => metricRecord(`${prefix}/red-team-dpo`, m)), metricRecord(`${prefix}/red-team-dpo/summary`, { marginBefore: before, marginAfter: after, pairs: redPairs.length })] };
     }),
@@ -233,9 +242,9 @@ function resamplingModels(models: MtsaModels, config: MtsaConfig, attackerId: st
 
 export function onlineMetrics(trajectories: readonly Trajectory[]): Record<string, number> {
   const live = trajectories.filter((t) => t.stopReason === 'max-turns');
-  const oracle = live.filter((t) => t.oracleSuccess !== undefined);
+  const oracle = trajectories.filter((t) => t.oracleSuccess !== undefined);
   return {
-    'attack/successRate': live.length ? live.filter((t) => t.attackSuccess).length / live.length : 0,
+    'attack/successRate': trajectories.length ? trajectories.filter((t) => t.attackSuccess).length / trajectories.length : 0,
     ...(oracle.length ? { 'attack/oracleSuccessRate': oracle.filter((t) => t.oracleSuccess).length / oracle.length } : {}),
     'attack/dropped': trajectories.length - live.length,
     'attack/meanAttempts': mean(live.flatMap((t) => t.turns.map((x) => x.attackerAttempts))),

@@ -69,7 +69,7 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
   await saveOnce('target-T0', target, { role: 'target', iteration: 0, note: 'the base arena target' });
 
   const store = new FileStepStore(outDir);
-  if (store.reused.length === 0 && options.resume) log('resuming: no completed steps found');
+  if (options.resume) log(`resuming: ${store.completedSteps()} completed steps reused`);
   const data = {
     objectives: arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef),
     thinkBeforeAttack: arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)),
@@ -87,6 +87,7 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
   const redTeams = Array.from({ length: n + 1 }, (_, i) => attackerAgent(loadPolicy(checkpoint(`attacker-R${i}`), `R${i}`, seed), config.mtsa, `R${i}`));
   const targets = Array.from({ length: n + 1 }, (_, i) => loadPolicy(checkpoint(`target-T${i}`), `T${i}`, seed));
   const suite = arenaSuite(arena.world, seed);
+  const evaluationStarted = performance.now();
   const evaluation = await evaluate(
     { redTeams, targets, judge: models.judge, embedder: models.embedder },
     suite,
@@ -101,6 +102,7 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
       onCell: (phase, done, total) => options.onEvent?.({ source: 'eval', type: 'phase-progress', phase, done, total }),
     },
   );
+  log(`✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s`);
   const summary = summarize(config, evaluation, iterations, suite.oodName, arena.buildSeconds, (performance.now() - started) / 1000);
   writeFileAtomic(join(outDir, RUN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
   const trajectories = readRecords(join(outDir, RUN_FILES.trajectories), TrajectorySchema);

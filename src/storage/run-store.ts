@@ -39,8 +39,6 @@ function fileName(key: string): string {
 
 export class FileStepStore implements StepStore {
   private next = 0;
-  /** steps found completed when the store was opened (reused, not recomputed) */
-  readonly reused: string[] = [];
 
   constructor(readonly dir: string) {
     mkdirSync(join(dir, RUN_FILES.steps), { recursive: true });
@@ -79,13 +77,17 @@ export class FileStepStore implements StepStore {
     write(RUN_FILES.metrics, steps.flatMap((s) => s.output.metrics ?? []));
   }
 
+  /** steps already completed in this directory */
+  completedSteps(): number {
+    return this.next;
+  }
+
   has(key: string): boolean {
     return existsSync(this.stepPath(key));
   }
 
   private read<T>(key: string): T {
     const stored = JSON.parse(readFileSync(this.stepPath(key), 'utf8')) as StoredStep;
-    this.reused.push(key);
     return stored.output as T;
   }
 

@@ -61,7 +61,7 @@ export interface TrainingPair {
   rejectedReward?: number;
 }
 
-export type PairLoss = (pairs: { policyChosen: number; policyRejected: number; referenceChosen: number; referenceRejected: number; chosenReward: number; rejectedReward: number }[]) => PairLossResult;
+export type PairLoss = (pairs: { policyChosen: number; policyRejected: number; referenceChosen: number; referenceRejected: number; chosenReward: number; rejectedReward: number; chosenTokens: number }[]) => PairLossResult;
 
 /**
  * Preference training against the frozen reference snapshot: reference log-probs once, then per
@@ -87,6 +87,7 @@ export async function trainOnPairs(policy: TrainablePolicy, pairs: readonly Trai
         referenceRejected: b.referenceRejected,
         chosenReward: b.pair.chosenReward ?? 0,
         rejectedReward: b.pair.rejectedReward ?? 0,
+        chosenTokens: scores[2 * i].tokens,
       })),
     );
     await policy.accumulateGradients(sequences, result.gradients.flatMap((g) => [g.chosen, g.rejected]));

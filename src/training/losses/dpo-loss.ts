@@ -20,13 +20,18 @@ export interface PairLossResult {
   metrics: Record<string, number>;
 }
 
-export function dpoLoss(pairs: readonly PairLogProbs[], beta = 0.1): PairLossResult {
+/**
+ * `rpoAlpha` > 0 adds α · NLL(chosen) per token (RPO, Pang et al. 2024; TRL's rpo_alpha), which
+ * keeps the chosen text likely while the margin grows; `chosenTokens` is then required.
+ */
+export function dpoLoss(pairs: readonly (PairLogProbs & { chosenTokens?: number })[], beta = 0.1, rpoAlpha = 0): PairLossResult {
   const n = pairs.length;
   if (n === 0) return { loss: 0, gradients: [], metrics: {} };
   let loss = 0;
   let chosenReward = 0;
   let rejectedReward = 0;
   let accuracy = 0;
+  let nll = 0;
   const gradients = pairs.map((p) => {
     const chosen = p.policyChosen - p.referenceChosen;
     const rejected = p.policyRejected - p.referenceRejected;
@@ -37,7 +42,11 @@ export function dpoLoss(pairs: readonly PairLogProbs[], beta = 0.1): PairLossRes
     accuracy += (chosen > rejected ? 1 : 0) / n;
     // d/dm [−log σ(m)] = −σ(−m); dm/dπ_w = β, dm/dπ_l = −β
     const g = (-beta * sigmoidValue(-margin)) / n;
-    return { chosen: g, rejected: -g };
+    if (rpoAlpha === 0) return { chosen: g, rejected: -g };
+    const tokens = Math.max(1, p.chosenTokens ?? 1);
+    nll += -p.policyChosen / tokens / n;
+    loss += (rpoAlpha * -p.policyChosen) / tokens / n;
+    return { chosen: g - rpoAlpha / tokens / n, rejected: -g };
   });
   return {
     loss,
@@ -50,6 +59,7 @@ export function dpoLoss(pairs: readonly PairLogProbs[], beta = 0.1): PairLossRes
       'rewards/accuracies': accuracy,
       'logps/chosen': pairs.reduce((s, p) => s + p.policyChosen, 0) / n,
       'logps/rejected': pairs.reduce((s, p) => s + p.policyRejected, 0) / n,
+      ...(rpoAlpha > 0 ? { 'nll/chosen': nll } : {}),
     },
   };
 }

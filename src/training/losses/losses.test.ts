@@ -50,6 +50,19 @@ describe('DPO loss', () => {
   });
 });
 
+describe('DPO with an NLL term (RPO)', () => {
+  it('adds α·NLL(chosen)/tokens to the loss and to the chosen gradient', () => {
+    const pair = { ...pairs[0], chosenTokens: 4 };
+    const plain = dpoLoss([pair], 0.1);
+    const rpo = dpoLoss([pair], 0.1, 0.5);
+    expect(rpo.loss).toBeCloseTo(plain.loss + (0.5 * 12.3) / 4, 10);
+    expect(rpo.gradients[0].chosen).toBeCloseTo(plain.gradients[0].chosen - 0.5 / 4, 12);
+    expect(rpo.gradients[0].rejected).toBe(plain.gradients[0].rejected);
+    const value = (ps: (PairLogProbs & { chosenTokens: number })[]) => dpoLoss(ps, 0.1, 0.5).loss;
+    expect(rpo.gradients[0].chosen).toBeCloseTo(numericGradient(value, [pair], 0, 'policyChosen'), 8);
+  });
+});
+
 describe('future-reward regression loss', () => {
   it('matches hand computations: with η = 1, Δlog-ratio 0.5 and Δreward 1 give 0.25', () => {
     const r = futureRewardLoss([{ policyChosen: 0.5, policyRejected: 0, referenceChosen: 0, referenceRejected: 0, chosenReward: 1, rejectedReward: 0 }], 1);
