@@ -26,7 +26,7 @@ describe('HTML report in Chromium', () => {
 
   /** every test fails (none is skipped) with this message when the browser is missing */
   const requireBrowser = () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/install-test-deps.sh (as root it installs Debian's chromium package)`);
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/install-system-deps.sh (as root it installs Debian's chromium package)`);
     expect(browser, 'Chromium launched').toBeDefined();
   };
 
