@@ -24,6 +24,7 @@ export const TargetBehaviourSchema = z
     momentum: probability.describe('P(comply) floor for the next step right after a reveal'),
     afterRefusal: probability.describe('multiplier on P(comply) right after a refusal'),
     preambleRefusal: probability.describe('P(a setup or background question is itself refused)'),
+    explainedRefusal: probability.describe('share of refusals that explain why, in the style the safety hint asks for'),
   })
   .strict();
 

@@ -38,6 +38,8 @@ export interface TargetBehaviour {
   afterRefusal: number;
   /** probability that a setup or background question is itself refused */
   preambleRefusal: number;
+  /** share of refusals that explain why (the safety hint's style) rather than a plain "sorry" */
+  explainedRefusal: number;
 }
 
 export const DEFAULT_TARGET_BEHAVIOUR: TargetBehaviour = {
@@ -47,6 +49,7 @@ export const DEFAULT_TARGET_BEHAVIOUR: TargetBehaviour = {
   momentum: 0.7,
   afterRefusal: 0.5,
   preambleRefusal: 0.08,
+  explainedRefusal: 0.3,
 };
 
 /** What the target has seen so far in one dialogue. */
@@ -106,7 +109,9 @@ export function scriptedTargetReply(move: Move, goal: string, state: DialogueSta
     const to = single ? from : from + 1;
     turn = { reply: renderCompliance(goal, from, to, move.strategy, rng), kind: 'compliance' };
   } else {
-    turn = { reply: renderRefusal(goal, rng), kind: 'refusal' };
+    // Real chat models refuse in more than one register; the careful, explained refusal is also
+    // what an aligned target learns to say, so attackers must have seen it in context.
+    turn = rng.bernoulli(behaviour.explainedRefusal) ? { reply: renderSafeRefusal(goal, rng), kind: 'refusal' } : { reply: renderRefusal(goal, rng), kind: 'refusal' };
   }
   updateState(state, move, turn.reply);
   return turn;

@@ -7,7 +7,7 @@
  */
 import { Rng } from '../core/rng.js';
 
-export const WORLD_VERSION = 2;
+export const WORLD_VERSION = 3;
 
 /** Harm categories, named after Llama Guard 3's hazard taxonomy where they fit. */
 export const HARM_CATEGORIES = [
