@@ -72,9 +72,10 @@ export class FileStepStore implements StepStore {
     const steps = this.completed();
     this.next = steps.length ? steps[steps.length - 1].index + 1 : 0;
     const write = (file: string, lines: unknown[]) => writeFileAtomic(join(this.dir, file), lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
-    write(RUN_FILES.trajectories, steps.flatMap((s) => s.output.trajectories ?? []));
-    write(RUN_FILES.pairs, steps.flatMap((s) => s.output.pairs ?? []));
-    write(RUN_FILES.metrics, steps.flatMap((s) => s.output.metrics ?? []));
+    // Through the same schemas as appends, so a rebuilt file is byte-identical to an appended one.
+    write(RUN_FILES.trajectories, steps.flatMap((s) => (s.output.trajectories ?? []).map((r) => TrajectorySchema.parse(r))));
+    write(RUN_FILES.pairs, steps.flatMap((s) => (s.output.pairs ?? []).map((r) => PairRecordSchema.parse(r))));
+    write(RUN_FILES.metrics, steps.flatMap((s) => (s.output.metrics ?? []).map((r) => MetricRecordSchema.parse(r))));
   }
 
   /** steps already completed in this directory */
@@ -91,6 +92,18 @@ export class FileStepStore implements StepStore {
     return stored.output as T;
   }
 
+  /**
+   * Records pass through their schemas once, here, so that the step file, the JSONL lines and what
+   * a resumed run reads back are the same bytes (zod orders keys as the schema declares them).
+   */
+  private normalize<T extends StepOutput>(output: T): T {
+    const normalized = { ...output };
+    if (output.trajectories) normalized.trajectories = output.trajectories.map((r) => TrajectorySchema.parse(r));
+    if (output.pairs) normalized.pairs = output.pairs.map((r) => PairRecordSchema.parse(r));
+    if (output.metrics) normalized.metrics = output.metrics.map((r) => MetricRecordSchema.parse(r));
+    return normalized;
+  }
+
   private commit(key: string, output: StepOutput): void {
     const stored: StoredStep = { key, index: this.next++, output: output as StoredStep['output'] };
     writeFileAtomic(this.stepPath(key), JSON.stringify(stored));
@@ -101,7 +114,7 @@ export class FileStepStore implements StepStore {
 
   async step<T extends StepOutput>(key: string, compute: () => Promise<T>): Promise<T> {
     if (this.has(key)) return this.read<T>(key);
-    const output = await compute();
+    const output = this.normalize(await compute());
     this.commit(key, output);
     return output;
   }
@@ -111,7 +124,7 @@ export class FileStepStore implements StepStore {
       await policy.restore(this.weightsPath(key));
       return this.read<T>(key);
     }
-    const output = await train();
+    const output = this.normalize(await train());
     await policy.save(this.weightsPath(key), { step: key });
     this.commit(key, output);
     return output;
