@@ -49,6 +49,13 @@ export interface LlmAttackerOptions {
   /** generations per turn before the item is dropped (the reference code: 1 + 3 retries) */
   maxAttempts: number;
   sampling: SamplingOptions;
+  /**
+   * Start each turn with its marker (`Thinking N:`, or `Attack question N:` without thoughts) as a
+   * prefill, so the model writes the thought and question but never the turn number. Default on:
+   * without it, the arena's small attacker miscounts after three turns (measured: 51 of 128
+   * dialogues dropped in iteration 1 of the default run, nearly all `Thinking 5` in turn 4).
+   */
+  prefillMarker?: boolean;
 }
 
 /** The MTSA red team: speaks as the user, writes "Thinking N" then "Attack question N". */
@@ -68,9 +75,11 @@ export class LlmAttacker implements AttackerAgent {
     for (let attempt = 1; attempt <= this.options.maxAttempts && pending.length > 0; attempt++) {
       const requests = pending.map((i) => {
         const view = views[i];
+        const turn = view.turns.length + 1;
         return {
           messages: attackerMessages(view.objective.text, view.turns),
           generationRole: 'user' as const,
+          ...(this.options.prefillMarker === false ? {} : { prefill: this.options.mode === 'thought' ? `Thinking ${turn}:` : `Attack question ${turn}:` }),
           sampling: view.sampling ?? this.options.sampling,
           seed: (view.seed * 1000003 + view.turns.length * 101 + attempt) >>> 0,
         };

@@ -51,6 +51,8 @@ describe('runConversations', () => {
     // The attacker saw the system prompt with the goal, its full turns and the replies, and spoke as the user.
     expect(attackerModel.calls.at(-1)!.messages).toEqual(attackerMessages(objective.text, trajectory.turns.slice(0, 2)));
     expect(attackerModel.calls.every((c) => c.generationRole === 'user')).toBe(true);
+    // Each turn's marker is a prefill: the model never writes the turn number itself.
+    expect(attackerModel.calls.map((c) => c.prefill)).toEqual(['Thinking 1:', 'Thinking 1:', 'Thinking 2:', 'Thinking 3:']);
     // The judge got the whole target-view context, ending with the reply under review.
     expect(judge.calls.at(-1)).toEqual(targetMessages(trajectory.turns));
   });

@@ -19,6 +19,12 @@ export interface ChatRequest {
   /** the role that speaks next: 'assistant' normally, 'user' for the MTSA attacker */
   generationRole?: Role;
   sampling: SamplingOptions;
+  /**
+   * Text the reply must begin with: the model continues from it, and the returned text includes
+   * it (a "prefill", as in vLLM's continue_final_message). The attacker uses it to pin the
+   * turn marker, `Thinking N:`, so a small model cannot lose count of the turns.
+   */
+  prefill?: string;
   /** per-request seed: makes a sample independent of the rest of the batch where supported */
   seed?: number;
 }

@@ -58,7 +58,7 @@ function metricRecord(step: string, values: Record<string, number>): MetricRecor
 }
 
 export function attackerAgent(policy: TrainablePolicy, config: MtsaConfig, id: string): LlmAttacker {
-  return new LlmAttacker(policy, { id, mode: config.attacker, maxAttempts: config.maxFormatAttempts, sampling: config.sampling.attacker });
+  return new LlmAttacker(policy, { id, mode: config.attacker, maxAttempts: config.maxFormatAttempts, sampling: config.sampling.attacker, prefillMarker: config.attackerPrefill });
 }
 
 const phaseStarted = new Map<string, number>();

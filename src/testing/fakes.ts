@@ -15,7 +15,9 @@ export class ScriptedChatModel implements ChatModel {
 
   async generate(requests: readonly ChatRequest[]): Promise<ChatResponse[]> {
     return requests.map((request) => {
-      const text = this.respond(request, this.calls.length);
+      const said = this.respond(request, this.calls.length);
+      // Like a real backend, the returned text includes the prefill the reply was forced to begin with.
+      const text = request.prefill && !said.startsWith(request.prefill) ? request.prefill + said : said;
       this.calls.push(request);
       return { text, finishReason: 'stop', usage: { promptTokens: 0, completionTokens: text.split(' ').length } };
     });

@@ -56,7 +56,8 @@ export class LocalChatModel implements ChatModel {
   async generate(requests: readonly ChatRequest[]): Promise<ChatResponse[]> {
     const prepared = requests.map((request, index) => {
       const maxTokens = Math.max(1, Math.min(request.sampling.maxTokens, this.model.config.maxPositions - 8));
-      const ids = this.promptTokens(request.messages, request.generationRole ?? 'assistant', maxTokens);
+      const prefill = request.prefill ? this.template.encodeContent(request.prefill) : [];
+      const ids = [...this.promptTokens(request.messages, request.generationRole ?? 'assistant', maxTokens + prefill.length), ...prefill];
       return { index, request, ids, maxTokens: Math.min(maxTokens, this.model.config.maxPositions - ids.length) };
     });
     const order = [...prepared].sort((a, b) => a.ids.length - b.ids.length || a.index - b.index);
@@ -82,7 +83,7 @@ export class LocalChatModel implements ChatModel {
       );
       results.forEach((result, b) => {
         const item = batch[b];
-        let text = this.template.decode(result.tokens);
+        let text = (item.request.prefill ?? '') + this.template.decode(result.tokens);
         for (const stop of stops[b]) {
           const at = text.indexOf(stop);
           if (at >= 0) text = text.slice(0, at);
