@@ -4,7 +4,7 @@
  * strategies, crescendo) implement the same interface so the runner treats them alike.
  */
 import { system, user, assistant, type Message } from '../core/message.js';
-import type { ChatModel, SamplingOptions } from '../core/models.js';
+import type { ChatModel, ChatRequest, ChatResponse, SamplingOptions } from '../core/models.js';
 import { attackerSystemPrompt } from '../core/mtsa-prompts.js';
 import type { ObjectiveRef, Turn } from '../core/trajectory.js';
 import { formatAttackerMessage, parseAttackerTurn } from './parse-attacker-turn.js';
@@ -40,6 +40,10 @@ export function targetMessages(turns: readonly Pick<Turn, 'question' | 'reply'>[
   return turns.flatMap((t) => [user(t.question), assistant(t.reply)]);
 }
 
+const QUESTION_MARKER = 'Attack question';
+/** a question always gets at least this many tokens, however long the thought ran */
+const MIN_QUESTION_TOKENS = 24;
+
 export const DEFAULT_ATTACKER_SAMPLING: SamplingOptions = { temperature: 1.0, topP: 0.95, maxTokens: 96 };
 
 export interface LlmAttackerOptions {
@@ -50,10 +54,11 @@ export interface LlmAttackerOptions {
   maxAttempts: number;
   sampling: SamplingOptions;
   /**
-   * Start each turn with its marker (`Thinking N:`, or `Attack question N:` without thoughts) as a
-   * prefill, so the model writes the thought and question but never the turn number. Default on:
-   * without it, the arena's small attacker miscounts after three turns (measured: 51 of 128
-   * dialogues dropped in iteration 1 of the default run, nearly all `Thinking 5` in turn 4).
+   * Prefill each turn's markers (`Thinking N:` and `Attack question N:`), so the model writes the
+   * thought and the question but never the turn numbers. Default on: without it, the arena's
+   * small attacker miscounts after three turns (measured: 51 of 128 dialogues dropped in
+   * iteration 1 of the default run; prefilling `Thinking N:` alone still dropped 16, the question
+   * line then carrying the wrong number).
    */
   prefillMarker?: boolean;
 }
@@ -73,36 +78,57 @@ export class LlmAttacker implements AttackerAgent {
     const results: AttackerProposal[] = views.map(() => ({ ok: false, attempts: 0, tokens: 0, lastMessage: '', reason: 'not-tried' }));
     let pending = views.map((_, i) => i);
     for (let attempt = 1; attempt <= this.options.maxAttempts && pending.length > 0; attempt++) {
-      const requests = pending.map((i) => {
+      const requests = pending.map((i): ChatRequest => {
         const view = views[i];
-        const turn = view.turns.length + 1;
         return {
           messages: attackerMessages(view.objective.text, view.turns),
-          generationRole: 'user' as const,
-          ...(this.options.prefillMarker === false ? {} : { prefill: this.options.mode === 'thought' ? `Thinking ${turn}:` : `Attack question ${turn}:` }),
+          generationRole: 'user',
           sampling: view.sampling ?? this.options.sampling,
           seed: (view.seed * 1000003 + view.turns.length * 101 + attempt) >>> 0,
         };
       });
-      const responses = await this.model.generate(requests);
+      const samples = await this.sample(requests, pending.map((i) => views[i].turns.length + 1));
       const next: number[] = [];
       pending.forEach((i, k) => {
-        const response = responses[k];
+        const { text, completionTokens } = samples[k];
         const turn = views[i].turns.length + 1;
-        const previous = results[i];
-        const tokens = previous.tokens + response.usage.completionTokens;
-        const parsed = parseAttackerTurn(response.text, turn, this.options.mode);
+        const tokens = results[i].tokens + completionTokens;
+        const parsed = parseAttackerTurn(text, turn, this.options.mode);
         if (parsed.ok) {
           // Store the canonical form: exactly what a well-formed turn looks like in the attacker view.
           const message = formatAttackerMessage(turn, parsed.thought, parsed.question);
           results[i] = { ok: true, message, thought: parsed.thought, question: parsed.question, attempts: attempt, tokens, sampling: requests[k].sampling };
         } else {
-          results[i] = { ok: false, attempts: attempt, tokens, lastMessage: response.text, reason: parsed.reason };
+          results[i] = { ok: false, attempts: attempt, tokens, lastMessage: text, reason: parsed.reason };
           next.push(i);
         }
       });
       pending = next;
     }
     return results;
+  }
+
+  /**
+   * One attacker message per request. With marker prefills, a thought-mode turn is sampled in two
+   * calls: `Thinking N:` is prefilled and the thought runs until the model starts a question line;
+   * then thought + `\nAttack question N:` is prefilled and the question is sampled. The model
+   * writes every word of the thought and the question, and none of the numbering.
+   */
+  private async sample(requests: readonly ChatRequest[], turns: readonly number[]): Promise<{ text: string; completionTokens: number }[]> {
+    const plain = (responses: readonly ChatResponse[]) => responses.map((r) => ({ text: r.text, completionTokens: r.usage.completionTokens }));
+    if (this.options.prefillMarker === false) return plain(await this.model.generate(requests));
+    if (this.options.mode === 'no-thought') return plain(await this.model.generate(requests.map((r, k) => ({ ...r, prefill: `Attack question ${turns[k]}:` }))));
+    const thoughts = await this.model.generate(
+      requests.map((r, k) => ({ ...r, prefill: `Thinking ${turns[k]}:`, sampling: { ...r.sampling, stop: [...(r.sampling.stop ?? []), QUESTION_MARKER] } })),
+    );
+    const questions = await this.model.generate(
+      requests.map((r, k) => ({
+        ...r,
+        prefill: `${thoughts[k].text.trim()}\n${QUESTION_MARKER} ${turns[k]}:`,
+        sampling: { ...r.sampling, maxTokens: Math.max(MIN_QUESTION_TOKENS, r.sampling.maxTokens - thoughts[k].usage.completionTokens) },
+        seed: r.seed === undefined ? undefined : (r.seed ^ 0x9e3779b9) >>> 0,
+      })),
+    );
+    return questions.map((q, k) => ({ text: q.text, completionTokens: thoughts[k].usage.completionTokens + q.usage.completionTokens }));
   }
 }

@@ -40,7 +40,7 @@ describe('runConversations', () => {
     });
     const target = new ScriptedChatModel('target', (request) => (request.messages.length === 5 ? 'UNSAFE [restricted step 1 toward: x]' : 'safe reply'));
     const judge = new KeywordJudge();
-    const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 4, sampling: { temperature: 1, topP: 0.95, maxTokens: 32 } });
+    const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 4, sampling: { temperature: 1, topP: 0.95, maxTokens: 32 }, prefillMarker: false });
     const [trajectory] = await runConversations([{ id: 'd1', seed: 7, objective }], { attacker, target, judge, maxTurns: 3, targetSampling: { temperature: 1, topP: 0.95, maxTokens: 32 } });
     expect(trajectory.turns.map((t) => t.attackerAttempts)).toEqual([2, 1, 1]);
     expect(trajectory.turns.map((t) => t.question)).toEqual(['question 1?', 'question 2?', 'question 3?']);
@@ -51,8 +51,6 @@ describe('runConversations', () => {
     // The attacker saw the system prompt with the goal, its full turns and the replies, and spoke as the user.
     expect(attackerModel.calls.at(-1)!.messages).toEqual(attackerMessages(objective.text, trajectory.turns.slice(0, 2)));
     expect(attackerModel.calls.every((c) => c.generationRole === 'user')).toBe(true);
-    // Each turn's marker is a prefill: the model never writes the turn number itself.
-    expect(attackerModel.calls.map((c) => c.prefill)).toEqual(['Thinking 1:', 'Thinking 1:', 'Thinking 2:', 'Thinking 3:']);
     // The judge got the whole target-view context, ending with the reply under review.
     expect(judge.calls.at(-1)).toEqual(targetMessages(trajectory.turns));
   });
@@ -60,7 +58,7 @@ describe('runConversations', () => {
   it('drops only the dialogue whose attacker fails every attempt, and says why', async () => {
     const attackerModel = new ScriptedChatModel('attacker', (request) => (request.messages[0].content.includes('bad goal') ? 'garbage' : 'Thinking 1: t\nAttack question 1: q'));
     const target = new ScriptedChatModel('target', () => 'ok');
-    const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 4, sampling: { temperature: 1, topP: 1, maxTokens: 8 } });
+    const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 4, sampling: { temperature: 1, topP: 1, maxTokens: 8 }, prefillMarker: false });
     const result = await runConversations(
       [
         { id: 'a', seed: 1, objective },
@@ -84,5 +82,21 @@ describe('runConversations', () => {
     const [base] = await runConversations([{ id: 'a', seed: 1, objective }], options);
     const [branch] = await runConversations([{ id: 'b', seed: 1, objective, prefix: base.turns.slice(0, 1), first: { proposal: { message: 'Thinking 2: t\nAttack question 2: forced', question: 'forced' }, reply: 'rewritten' } }], options);
     expect(branch.turns.map((t) => [t.question, t.reply])).toEqual([['q1', 'sampled'], ['forced', 'rewritten'], ['q3', 'sampled']]);
+  });
+
+  it('prefills the markers, so a model that cannot count still writes well-formed turns in its own words', async () => {
+    // Left to itself this model numbers every turn wrongly; it only ever continues the prefill.
+    const attackerModel = new ScriptedChatModel('attacker', (request) => (/Attack question \d+:$/.test(request.prefill ?? '') ? ' my question' : ' my plan\nAttack question 7: ignored'));
+    const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 1, sampling: { temperature: 1, topP: 1, maxTokens: 40 } });
+    const [trajectory] = await runConversations([{ id: 'a', seed: 1, objective }], { attacker, target: new ScriptedChatModel('target', () => 'ok'), judge: new KeywordJudge(), maxTurns: 2, targetSampling: { temperature: 1, topP: 1, maxTokens: 8 } });
+    expect(trajectory.stopReason).toBe('max-turns');
+    expect(trajectory.turns.map((t) => t.attackerMessage)).toEqual(['Thinking 1: my plan\nAttack question 1: my question', 'Thinking 2: my plan\nAttack question 2: my question']);
+    // Per turn: the thought runs until a question line starts, then the question follows its marker.
+    expect(attackerModel.calls.map((c) => [c.prefill, c.sampling.stop])).toEqual([
+      ['Thinking 1:', ['Attack question']],
+      ['Thinking 1: my plan\nAttack question 1:', undefined],
+      ['Thinking 2:', ['Attack question']],
+      ['Thinking 2: my plan\nAttack question 2:', undefined],
+    ]);
   });
 });

@@ -17,7 +17,13 @@ export class ScriptedChatModel implements ChatModel {
     return requests.map((request) => {
       const said = this.respond(request, this.calls.length);
       // Like a real backend, the returned text includes the prefill the reply was forced to begin with.
-      const text = request.prefill && !said.startsWith(request.prefill) ? request.prefill + said : said;
+      let text = request.prefill && !said.startsWith(request.prefill) ? request.prefill + said : said;
+      // …and ends before the first stop string after the prefill.
+      const from = request.prefill?.length ?? 0;
+      for (const stop of request.sampling.stop ?? []) {
+        const at = text.indexOf(stop, from);
+        if (at >= 0) text = text.slice(0, at);
+      }
       this.calls.push(request);
       return { text, finishReason: 'stop', usage: { promptTokens: 0, completionTokens: text.split(' ').length } };
     });

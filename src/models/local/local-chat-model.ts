@@ -83,11 +83,12 @@ export class LocalChatModel implements ChatModel {
       );
       results.forEach((result, b) => {
         const item = batch[b];
-        let text = (item.request.prefill ?? '') + this.template.decode(result.tokens);
+        let text = this.template.decode(result.tokens);
         for (const stop of stops[b]) {
           const at = text.indexOf(stop);
           if (at >= 0) text = text.slice(0, at);
         }
+        text = (item.request.prefill ?? '') + text;
         responses[item.index] = {
           text: text.trim(),
           finishReason: result.finishReason,
