@@ -4,7 +4,7 @@
  * strategies, crescendo) implement the same interface so the runner treats them alike.
  */
 import { system, user, assistant, type Message } from '../core/message.js';
-import type { ChatModel, ChatRequest, ChatResponse, SamplingOptions } from '../core/models.js';
+import type { ChatModel, ChatRequest, SamplingOptions } from '../core/models.js';
 import { attackerSystemPrompt } from '../core/mtsa-prompts.js';
 import type { ObjectiveRef, Turn } from '../core/trajectory.js';
 import { formatAttackerMessage, parseAttackerTurn } from './parse-attacker-turn.js';
@@ -41,8 +41,6 @@ export function targetMessages(turns: readonly Pick<Turn, 'question' | 'reply'>[
 }
 
 const QUESTION_MARKER = 'Attack question';
-/** a question always gets at least this many tokens, however long the thought ran */
-const MIN_QUESTION_TOKENS = 24;
 
 export const DEFAULT_ATTACKER_SAMPLING: SamplingOptions = { temperature: 1.0, topP: 0.95, maxTokens: 96 };
 
@@ -109,26 +107,17 @@ export class LlmAttacker implements AttackerAgent {
   }
 
   /**
-   * One attacker message per request. With marker prefills, a thought-mode turn is sampled in two
-   * calls: `Thinking N:` is prefilled and the thought runs until the model starts a question line;
-   * then thought + `\nAttack question N:` is prefilled and the question is sampled. The model
-   * writes every word of the thought and the question, and none of the numbering.
+   * One attacker message per request. With marker prefills, `Thinking N:` begins the reply and
+   * `Attack question N:` follows its first line break, so the model writes every word of the
+   * thought and the question and none of the numbering, in one pass.
    */
   private async sample(requests: readonly ChatRequest[], turns: readonly number[]): Promise<{ text: string; completionTokens: number }[]> {
-    const plain = (responses: readonly ChatResponse[]) => responses.map((r) => ({ text: r.text, completionTokens: r.usage.completionTokens }));
-    if (this.options.prefillMarker === false) return plain(await this.model.generate(requests));
-    if (this.options.mode === 'no-thought') return plain(await this.model.generate(requests.map((r, k) => ({ ...r, prefill: `Attack question ${turns[k]}:` }))));
-    const thoughts = await this.model.generate(
-      requests.map((r, k) => ({ ...r, prefill: `Thinking ${turns[k]}:`, sampling: { ...r.sampling, stop: [...(r.sampling.stop ?? []), QUESTION_MARKER] } })),
-    );
-    const questions = await this.model.generate(
-      requests.map((r, k) => ({
-        ...r,
-        prefill: `${thoughts[k].text.trim()}\n${QUESTION_MARKER} ${turns[k]}:`,
-        sampling: { ...r.sampling, maxTokens: Math.max(MIN_QUESTION_TOKENS, r.sampling.maxTokens - thoughts[k].usage.completionTokens) },
-        seed: r.seed === undefined ? undefined : (r.seed ^ 0x9e3779b9) >>> 0,
-      })),
-    );
-    return questions.map((q, k) => ({ text: q.text, completionTokens: thoughts[k].usage.completionTokens + q.usage.completionTokens }));
+    const prefilled = requests.map((r, k): ChatRequest => {
+      if (this.options.prefillMarker === false) return r;
+      if (this.options.mode === 'no-thought') return { ...r, prefill: `${QUESTION_MARKER} ${turns[k]}:` };
+      return { ...r, prefill: `Thinking ${turns[k]}:`, afterFirstLine: `${QUESTION_MARKER} ${turns[k]}:` };
+    });
+    const responses = await this.model.generate(prefilled);
+    return responses.map((r) => ({ text: r.text, completionTokens: r.usage.completionTokens }));
   }
 }

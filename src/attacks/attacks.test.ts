@@ -85,18 +85,16 @@ describe('runConversations', () => {
   });
 
   it('prefills the markers, so a model that cannot count still writes well-formed turns in its own words', async () => {
-    // Left to itself this model numbers every turn wrongly; it only ever continues the prefill.
-    const attackerModel = new ScriptedChatModel('attacker', (request) => (/Attack question \d+:$/.test(request.prefill ?? '') ? ' my question' : ' my plan\nAttack question 7: ignored'));
+    // Left to itself this model numbers every turn wrongly.
+    const attackerModel = new ScriptedChatModel('attacker', () => ' my plan\nAttack question 7: my question');
     const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 1, sampling: { temperature: 1, topP: 1, maxTokens: 40 } });
     const [trajectory] = await runConversations([{ id: 'a', seed: 1, objective }], { attacker, target: new ScriptedChatModel('target', () => 'ok'), judge: new KeywordJudge(), maxTurns: 2, targetSampling: { temperature: 1, topP: 1, maxTokens: 8 } });
     expect(trajectory.stopReason).toBe('max-turns');
     expect(trajectory.turns.map((t) => t.attackerMessage)).toEqual(['Thinking 1: my plan\nAttack question 1: my question', 'Thinking 2: my plan\nAttack question 2: my question']);
-    // Per turn: the thought runs until a question line starts, then the question follows its marker.
-    expect(attackerModel.calls.map((c) => [c.prefill, c.sampling.stop])).toEqual([
-      ['Thinking 1:', ['Attack question']],
-      ['Thinking 1: my plan\nAttack question 1:', undefined],
-      ['Thinking 2:', ['Attack question']],
-      ['Thinking 2: my plan\nAttack question 2:', undefined],
+    // One call per turn: the thought marker begins the reply, the question marker follows its first line.
+    expect(attackerModel.calls.map((c) => [c.prefill, c.afterFirstLine])).toEqual([
+      ['Thinking 1:', 'Attack question 1:'],
+      ['Thinking 2:', 'Attack question 2:'],
     ]);
   });
 });

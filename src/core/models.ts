@@ -25,6 +25,13 @@ export interface ChatRequest {
    * turn marker, `Thinking N:`, so a small model cannot lose count of the turns.
    */
   prefill?: string;
+  /**
+   * Text that follows the reply's first line break, after which the model continues (a prefill in
+   * the middle of the reply; the returned text includes it). The attacker uses it for
+   * `Attack question N:` after its thought line. Backends without native support emulate it with
+   * a second call that prefills everything up to and including this text.
+   */
+  afterFirstLine?: string;
   /** per-request seed: makes a sample independent of the rest of the batch where supported */
   seed?: number;
 }

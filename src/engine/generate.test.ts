@@ -110,6 +110,27 @@ describe('generate', () => {
     expect(batched.map((r) => r.tokens.length)).toEqual(settings.map((s) => s.maxNewTokens));
   });
 
+  it('forced tokens follow the first trigger token once, and the continuation is what the model says after them', () => {
+    const model = tinyModel(11);
+    const greedy = { temperature: 0, topP: 1, maxNewTokens: 12, stopTokenIds: [] as number[] };
+    const plain = generate(model, [[3, 4]], { padId: 0, settings: greedy, rng: new Rng(1) })[0].tokens;
+    const trigger = plain[1];
+    const forcedTokens = [9, 9, 2];
+    const [forced] = generate(model, [[3, 4]], { padId: 0, settings: { ...greedy, force: { after: new Set([trigger]), tokens: forcedTokens } }, rng: new Rng(1) });
+    const at = forced.tokens.indexOf(trigger);
+    // A stop token among the forced tokens does not stop the sequence: it was not sampled.
+    const [withStop] = generate(model, [[3, 4]], { padId: 0, settings: { ...greedy, stopTokenIds: [2], force: { after: new Set([trigger]), tokens: forcedTokens } }, rng: new Rng(1) });
+    expect(withStop.tokens.length).toBeGreaterThan(at + 4);
+    expect(forced.tokens.slice(0, at + 1)).toEqual(plain.slice(0, at + 1));
+    expect(forced.tokens.slice(at + 1, at + 4)).toEqual(forcedTokens);
+    expect(forced.tokens).toHaveLength(12);
+    // What follows equals greedy decoding from the prompt plus everything up to the forced tokens,
+    // except that the trigger would fire again there (it fires once): compare up to its next use.
+    const prefix = [3, 4, ...forced.tokens.slice(0, at + 4)];
+    const rest = generate(model, [prefix], { padId: 0, settings: { ...greedy, maxNewTokens: 12 - (at + 4) }, rng: new Rng(1) })[0].tokens;
+    expect(forced.tokens.slice(at + 4)).toEqual(rest);
+  });
+
   it('a shouldStop callback ends a sequence (stop strings)', () => {
     const model = tinyModel(7);
     const results = generate(model, [[1, 2]], {

@@ -22,6 +22,12 @@ export interface SamplingSettings {
   maxNewTokens: number;
   /** generation ends after emitting one of these (the token is kept in the output) */
   stopTokenIds: readonly number[];
+  /**
+   * Once, right after the first sampled token that is one of `after`, the sequence continues with
+   * `tokens`, fed without sampling (a mid-reply prefill: the attacker's question marker after its
+   * thought line). They count towards maxNewTokens and cannot stop the sequence.
+   */
+  force?: { after: ReadonlySet<number>; tokens: readonly number[] };
 }
 
 export interface GenerationResult {
@@ -239,6 +245,9 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
   // rows[r] is the prompt index held in row r of the cache; finished rows are compacted away
   // once they are half of the batch, so the decoding cost follows the sequences still running.
   let rows = prompts.map((_, b) => b);
+  // forced[b]: tokens still to feed without sampling; forceUsed[b]: the one insertion happened
+  const forced: number[][] = prompts.map(() => []);
+  const forceUsed = new Uint8Array(B);
   let hidden = forwardCached(model, cache, ids, promptLength);
   for (;;) {
     const logits = headLogits(model, hidden, rows.length);
@@ -247,12 +256,21 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
     rows.forEach((b, r) => {
       if (done[b]) return;
       const settings = settingsOf(b);
-      const rng = Array.isArray(options.rng) ? (options.rng as Rng[])[b] : (options.rng as Rng);
-      const token = sampleToken(logits, r * V, V, settings, rng);
       const result = results[b];
+      const isForced = forced[b].length > 0;
+      let token: number;
+      if (isForced) token = forced[b].shift()!;
+      else {
+        const rng = Array.isArray(options.rng) ? (options.rng as Rng[])[b] : (options.rng as Rng);
+        token = sampleToken(logits, r * V, V, settings, rng);
+        if (settings.force && !forceUsed[b] && settings.force.after.has(token)) {
+          forced[b] = [...settings.force.tokens];
+          forceUsed[b] = 1;
+        }
+      }
       result.tokens.push(token);
       next[r] = token;
-      if (settings.stopTokenIds.includes(token) || options.shouldStop?.(b, result.tokens)) {
+      if (!isForced && (settings.stopTokenIds.includes(token) || options.shouldStop?.(b, result.tokens))) {
         result.finishReason = 'stop';
         done[b] = 1;
       } else if (result.tokens.length >= settings.maxNewTokens) {

@@ -18,6 +18,11 @@ export class ScriptedChatModel implements ChatModel {
       const said = this.respond(request, this.calls.length);
       // Like a real backend, the returned text includes the prefill the reply was forced to begin with.
       let text = request.prefill && !said.startsWith(request.prefill) ? request.prefill + said : said;
+      // A mid-reply prefill follows the first line break; the model's own marker there gives way to it.
+      if (request.afterFirstLine) {
+        const at = text.indexOf('\n', request.prefill?.length ?? 0);
+        if (at >= 0) text = `${text.slice(0, at + 1)}${request.afterFirstLine}${text.slice(at + 1).replace(/^Attack question \d+:/, '')}`;
+      }
       // …and ends before the first stop string after the prefill.
       const from = request.prefill?.length ?? 0;
       for (const stop of request.sampling.stop ?? []) {

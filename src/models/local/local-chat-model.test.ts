@@ -32,4 +32,15 @@ describe('LocalChatModel', () => {
     const [, inBatch] = await chat.generate([{ messages: [user('a longer prompt than the other')], sampling, seed: 9 }, request]);
     expect(inBatch.text).toBe(alone.text);
   });
+
+  it('a mid-reply prefill follows the first line break of the reply', async () => {
+    const breaks = chat.lineBreakTokens();
+    expect(breaks.has(chat.template.encodeContent('\n')[0])).toBe(true);
+    expect(breaks.has(chat.template.encodeContent('a')[0])).toBe(false);
+    const requests = Array.from({ length: 24 }, (_, i) => ({ messages: [user('hello')], prefill: 'Thinking 3:', afterFirstLine: 'Attack question 3:', sampling: { temperature: 3, topP: 1, maxTokens: 40 }, seed: i }));
+    const replies = await chat.generate(requests);
+    const withBreak = replies.filter((r) => r.text.includes('\n'));
+    expect(withBreak.length).toBeGreaterThan(0);
+    for (const r of withBreak) expect(r.text.slice(r.text.indexOf('\n') + 1).startsWith('Attack question 3:')).toBe(true);
+  });
 });

@@ -53,6 +53,18 @@ export class LocalChatModel implements ChatModel {
     return ids.length > limit ? ids.slice(ids.length - limit) : ids;
   }
 
+  private lineBreaks?: ReadonlySet<number>;
+
+  /** every (non-special) token whose text contains a line break */
+  lineBreakTokens(): ReadonlySet<number> {
+    if (!this.lineBreaks) {
+      const ids = new Set<number>();
+      for (let id = 0; id < this.tokenizer.vocabSize; id++) if (id !== this.template.endId && this.tokenizer.decode([id], { skipSpecial: true }).includes('\n')) ids.add(id);
+      this.lineBreaks = ids;
+    }
+    return this.lineBreaks;
+  }
+
   async generate(requests: readonly ChatRequest[]): Promise<ChatResponse[]> {
     const prepared = requests.map((request, index) => {
       const maxTokens = Math.max(1, Math.min(request.sampling.maxTokens, this.model.config.maxPositions - 8));
@@ -77,6 +89,7 @@ export class LocalChatModel implements ChatModel {
             topP: item.request.sampling.topP,
             maxNewTokens: item.maxTokens,
             stopTokenIds: [this.template.endId],
+            ...(item.request.afterFirstLine ? { force: { after: this.lineBreakTokens(), tokens: this.template.encodeContent(item.request.afterFirstLine) } } : {}),
           })),
           shouldStop: (b, tokens) => stops[b].length > 0 && stops[b].some((stop) => this.template.decode(tokens).includes(stop)),
         },
