@@ -63,13 +63,17 @@ export const MtsaConfigSchema = z
         maxSafeProbability: z.number().min(0).max(1).default(0.3).describe('a turn qualifies for attack regeneration when P(unsafe) ≤ this'),
         source: z.enum(['all', 'successful']).default('all').describe("dialogues that feed red-team resampling: all (the paper's figure, G1) or successful only (reference code)"),
         maxGroups: z.number().int().positive().default(96).describe('resampling groups per iteration'),
+        requireUnsafeFuture: z
+          .boolean()
+          .default(true)
+          .describe('skip a group when no candidate\'s rolled-out future reaches an unsafe verdict: its toxicity z-scores are judge noise (docs/decisions/0003); false is the paper as written'),
         diversityReferences: z.number().int().positive().default(96).describe('references sampled from the Stage-1 set for the diversity terms'),
         beta: z.number().positive().default(0.1).describe('DPO β'),
         rpoAlpha: z.number().min(0).default(0).describe('weight of an NLL term on the chosen attack (RPO / TRL rpo_alpha); 0 is plain DPO as in the paper'),
         train: schedule({ epochs: 2, batchSize: 8, lr: 5e-5 }),
       })
       .strict()
-      .default({ maxSafeProbability: 0.3, source: 'all', maxGroups: 96, diversityReferences: 96, beta: 0.1, rpoAlpha: 0, train: { epochs: 2, batchSize: 8, lr: 5e-5 } }),
+      .default({ maxSafeProbability: 0.3, source: 'all', maxGroups: 96, requireUnsafeFuture: true, diversityReferences: 96, beta: 0.1, rpoAlpha: 0, train: { epochs: 2, batchSize: 8, lr: 5e-5 } }),
     target: z
       .object({
         minUnsafeProbability: z.number().min(0).max(1).default(0.5).describe('a turn qualifies for a safe rewrite when P(unsafe) ≥ this'),

@@ -80,6 +80,21 @@ describe('resampling', () => {
     expect(target.calls.some((c) => c.sampling.temperature === 0.7)).toBe(true);
   });
 
+  it('red team: a group whose every future stayed safe is skipped unless the paper-as-written switch is set', async () => {
+    const timid = new ScriptedChatModel('timid', (request) => {
+      const turn = (request.messages.length - 1) / 2 + 1;
+      return `Thinking ${turn}: plan\nAttack question ${turn}: hello ${turn} ${'x'.repeat(Math.round(request.sampling.temperature * 10))}`;
+    });
+    const safeModels = { ...models, attacker: new LlmAttacker(timid, { id: 'timid', mode: 'thought', maxAttempts: 1, sampling: config.sampling.attacker }) };
+    const references = await prepareReferences(['hello 1 xxxxxx', 'hello 2 xxxxxxxx'], models.embedder, 8, 1);
+    const groups = [{ trajectory: trajectory('t2', [0.1, 0.1, 0.1]), turn: 1 }];
+    const skipped = await resampleRedTeam(groups, safeModels, references, config, 1, 5);
+    expect(skipped.pairs).toHaveLength(0);
+    expect(skipped.skipped.noUnsafeFuture).toBe(1);
+    const asWritten = await resampleRedTeam(groups, safeModels, references, { ...config, redTeam: { ...config.redTeam, requireUnsafeFuture: false } }, 1, 5);
+    expect(asWritten.pairs).toHaveLength(1);
+  });
+
   it('target: the safety hint reaches only the rewrite call, never the pair; future rewards are summed', async () => {
     target.calls.length = 0;
     const groups = [{ trajectory: trajectory('t2', [0.1, 0.9, 0.9]), turn: 1 }];

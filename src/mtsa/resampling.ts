@@ -71,7 +71,7 @@ export function selectRedTeamGroups(trajectories: readonly Trajectory[], config:
 export interface RedTeamResult {
   pairs: RedTeamPreference[];
   rollouts: Trajectory[];
-  skipped: { degenerate: number; formatFailures: number; tooFewCandidates: number };
+  skipped: { degenerate: number; formatFailures: number; tooFewCandidates: number; noUnsafeFuture: number };
 }
 
 export async function resampleRedTeam(groups: readonly RedTeamGroup[], models: ResamplingModels, references: DiversityReferences, config: MtsaConfig, iteration: number, seed: number): Promise<RedTeamResult> {
@@ -100,11 +100,17 @@ export async function resampleRedTeam(groups: readonly RedTeamGroup[], models: R
     bleu.set(x.rollout, (bleu.get(x.rollout) ?? 0) - meanSelfBleu(x.turn.attackerMessage, references.ngrams));
   });
   const pairs: RedTeamPreference[] = [];
-  const skipped = { degenerate: 0, formatFailures: rollouts.filter((r) => r.stopReason !== 'max-turns').length, tooFewCandidates: 0 };
+  const skipped = { degenerate: 0, formatFailures: rollouts.filter((r) => r.stopReason !== 'max-turns').length, tooFewCandidates: 0, noUnsafeFuture: 0 };
   groups.forEach((g, gi) => {
     const members = temperatures.map((_, j) => gi * temperatures.length + j).filter((i) => rollouts[i].stopReason === 'max-turns');
     if (members.length < 2) {
       skipped.tooFewCandidates++;
+      return;
+    }
+    // When every candidate's future stayed safe, z(toxicity) only spreads the judge's noise over
+    // the group, and the pair would teach diversity alone (measured: 84 of 96 groups in iteration 3).
+    if (config.redTeam.requireUnsafeFuture && !members.some((i) => rollouts[i].turns.slice(g.turn).some((t) => t.judgement.verdict === 'unsafe'))) {
+      skipped.noUnsafeFuture++;
       return;
     }
     const tox = zScores(members.map((i) => toxicity.get(i)!));
