@@ -43,5 +43,6 @@ describe('MTSA end to end on a tiny arena', () => {
     for (const key of ['iteration-1/red-team-resampling', 'iteration-1/target-resampling']) {
       for (const record of store.results.get(key)!.pairs!) PairRecordSchema.parse(record);
     }
-  }, 60_000);
+    // A time-out, not a timing assertion: alone on 2 cores this takes well under a minute (see the closing note).
+  }, 300_000);
 });
