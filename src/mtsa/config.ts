@@ -40,7 +40,7 @@ export const MtsaConfigSchema = z
       .strict()
       .default({ topK: 960, train: { epochs: 2, batchSize: 16, lr: 2e-3 } }),
     goalsPerIteration: z.number().int().positive().default(128).describe('training objectives sampled for online dialogues each iteration'),
-    attackerPrefill: z.boolean().default(true).describe('begin each attacker turn with its marker ("Thinking N:") as a prefill, so the model never writes the turn number itself'),
+    attackerPrefill: z.boolean().default(true).describe('prefill the markers of each attacker turn ("Thinking N:" at the start, "Attack question N:" after the thought line), so the model never writes a turn number; false: free generation, checked and retried'),
     maxFormatAttempts: z.number().int().min(1).default(4).describe('attacker generations per turn before the dialogue is dropped (reference: 1 + 3 retries)'),
     sampling: z
       .object({
