@@ -4,7 +4,7 @@
  * Prints one JSON line: {"bench":"engine-train","ours_tokens_per_s":…,"torch_tokens_per_s":…,"ratio":…,"kernels":…}
  */
 import { Rng } from '../src/core/rng.js';
-import { kernels } from '../src/engine/kernels/index.js';
+import { kernels, useKernels } from '../src/engine/kernels/index.js';
 import { languageModelLoss } from '../src/engine/log-probs.js';
 import { LlamaModel, defaultLlamaConfig } from '../src/engine/nn/llama.js';
 import { AdamW } from '../src/engine/optim/adamw.js';
@@ -12,6 +12,9 @@ import { withBufferScope } from '../src/engine/memory.js';
 import { backward, clearTape } from '../src/engine/tensor.js';
 import { runPythonAnchor } from './python-anchor.js';
 import { REFERENCE } from './reference.js';
+
+// MTSA_KERNELS=js|blas|auto, as for the CLI: the portable kernels can be benchmarked too.
+useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
 
 
 function measureOurs(steps: number, warmup: number): { tokensPerSecond: number; finalLoss: number; msPerStep: number } {
