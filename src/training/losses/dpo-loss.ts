@@ -21,6 +21,32 @@ export interface PairLossResult {
 }
 
 /**
+ * The metrics TRL logs for a preference loss, from the implicit rewards β·(log πθ − log πref):
+ * `rewards/chosen`, `rewards/rejected`, `rewards/margins`, `rewards/accuracies`, `logps/*`.
+ */
+export function preferenceMetrics(pairs: readonly PairLogProbs[], beta: number): Record<string, number> {
+  const n = pairs.length;
+  let chosenReward = 0;
+  let rejectedReward = 0;
+  let accuracy = 0;
+  for (const p of pairs) {
+    const chosen = p.policyChosen - p.referenceChosen;
+    const rejected = p.policyRejected - p.referenceRejected;
+    chosenReward += (beta * chosen) / n;
+    rejectedReward += (beta * rejected) / n;
+    accuracy += (chosen > rejected ? 1 : 0) / n;
+  }
+  return {
+    'rewards/chosen': chosenReward,
+    'rewards/rejected': rejectedReward,
+    'rewards/margins': chosenReward - rejectedReward,
+    'rewards/accuracies': accuracy,
+    'logps/chosen': pairs.reduce((s, p) => s + p.policyChosen, 0) / n,
+    'logps/rejected': pairs.reduce((s, p) => s + p.policyRejected, 0) / n,
+  };
+}
+
+/**
  * `rpoAlpha` > 0 adds α · NLL(chosen) per token (RPO, Pang et al. 2024; TRL's rpo_alpha), which
  * keeps the chosen text likely while the margin grows; `chosenTokens` is then required.
  */
@@ -28,18 +54,12 @@ export function dpoLoss(pairs: readonly (PairLogProbs & { chosenTokens?: number 
   const n = pairs.length;
   if (n === 0) return { loss: 0, gradients: [], metrics: {} };
   let loss = 0;
-  let chosenReward = 0;
-  let rejectedReward = 0;
-  let accuracy = 0;
   let nll = 0;
   const gradients = pairs.map((p) => {
     const chosen = p.policyChosen - p.referenceChosen;
     const rejected = p.policyRejected - p.referenceRejected;
     const margin = beta * (chosen - rejected);
     loss -= logSigmoidValue(margin) / n;
-    chosenReward += (beta * chosen) / n;
-    rejectedReward += (beta * rejected) / n;
-    accuracy += (chosen > rejected ? 1 : 0) / n;
     // d/dm [−log σ(m)] = −σ(−m); dm/dπ_w = β, dm/dπ_l = −β
     const g = (-beta * sigmoidValue(-margin)) / n;
     if (rpoAlpha === 0) return { chosen: g, rejected: -g };
@@ -51,15 +71,6 @@ export function dpoLoss(pairs: readonly (PairLogProbs & { chosenTokens?: number 
   return {
     loss,
     gradients,
-    metrics: {
-      loss,
-      'rewards/chosen': chosenReward,
-      'rewards/rejected': rejectedReward,
-      'rewards/margins': chosenReward - rejectedReward,
-      'rewards/accuracies': accuracy,
-      'logps/chosen': pairs.reduce((s, p) => s + p.policyChosen, 0) / n,
-      'logps/rejected': pairs.reduce((s, p) => s + p.policyRejected, 0) / n,
-      ...(rpoAlpha > 0 ? { 'nll/chosen': nll } : {}),
-    },
+    metrics: { loss, ...preferenceMetrics(pairs, beta), ...(rpoAlpha > 0 ? { 'nll/chosen': nll } : {}) },
   };
 }

@@ -5,7 +5,7 @@
  * with R = Σ over the turns from this one to the end of (helpfulness + P(safe)). The reference
  * code's β = 0.01 form, (Δ − (R_c − R_r)/(2β))², is this loss times η² with η = 1/(2β) = 50.
  */
-import type { PairLogProbs, PairLossResult } from './dpo-loss.js';
+import { preferenceMetrics, type PairLogProbs, type PairLossResult } from './dpo-loss.js';
 
 export interface RewardedPair extends PairLogProbs {
   chosenReward: number;
@@ -16,9 +16,6 @@ export function futureRewardLoss(pairs: readonly RewardedPair[], eta = 50): Pair
   const n = pairs.length;
   if (n === 0) return { loss: 0, gradients: [], metrics: {} };
   let loss = 0;
-  let chosenReward = 0;
-  let rejectedReward = 0;
-  let accuracy = 0;
   let rewardGap = 0;
   const beta = 1 / (2 * eta); // for TRL-style reward metrics, as the reference trainer logs them
   const gradients = pairs.map((p) => {
@@ -27,9 +24,6 @@ export function futureRewardLoss(pairs: readonly RewardedPair[], eta = 50): Pair
     const gap = p.chosenReward - p.rejectedReward;
     const residual = (chosen - rejected) / eta - gap;
     loss += (residual * residual) / n;
-    chosenReward += (beta * chosen) / n;
-    rejectedReward += (beta * rejected) / n;
-    accuracy += (chosen > rejected ? 1 : 0) / n;
     rewardGap += gap / n;
     const g = (2 * residual) / eta / n;
     return { chosen: g, rejected: -g };
@@ -37,15 +31,6 @@ export function futureRewardLoss(pairs: readonly RewardedPair[], eta = 50): Pair
   return {
     loss,
     gradients,
-    metrics: {
-      loss,
-      'rewards/chosen': chosenReward,
-      'rewards/rejected': rejectedReward,
-      'rewards/margins': chosenReward - rejectedReward,
-      'rewards/accuracies': accuracy,
-      'future/rewardGap': rewardGap,
-      'logps/chosen': pairs.reduce((s, p) => s + p.policyChosen, 0) / n,
-      'logps/rejected': pairs.reduce((s, p) => s + p.policyRejected, 0) / n,
-    },
+    metrics: { loss, ...preferenceMetrics(pairs, beta), 'future/rewardGap': rewardGap },
   };
 }
