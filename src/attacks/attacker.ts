@@ -7,7 +7,7 @@ import { system, user, assistant, type Message } from '../core/message.js';
 import type { ChatModel, ChatRequest, SamplingOptions } from '../core/models.js';
 import { attackerSystemPrompt } from '../core/mtsa-prompts.js';
 import type { ObjectiveRef, Turn } from '../core/trajectory.js';
-import { formatAttackerMessage, parseAttackerTurn } from './parse-attacker-turn.js';
+import { formatAttackerMessage, parseAttackerTurn, questionMarker, thinkingMarker } from './parse-attacker-turn.js';
 
 export interface AttackerView {
   /** dialogue id (stable across turns) */
@@ -40,7 +40,6 @@ export function targetMessages(turns: readonly Pick<Turn, 'question' | 'reply'>[
   return turns.flatMap((t) => [user(t.question), assistant(t.reply)]);
 }
 
-const QUESTION_MARKER = 'Attack question';
 
 export const DEFAULT_ATTACKER_SAMPLING: SamplingOptions = { temperature: 1.0, topP: 0.95, maxTokens: 96 };
 
@@ -114,8 +113,8 @@ export class LlmAttacker implements AttackerAgent {
   private async sample(requests: readonly ChatRequest[], turns: readonly number[]): Promise<{ text: string; completionTokens: number }[]> {
     const prefilled = requests.map((r, k): ChatRequest => {
       if (this.options.prefillMarker === false) return r;
-      if (this.options.mode === 'no-thought') return { ...r, prefill: `${QUESTION_MARKER} ${turns[k]}:` };
-      return { ...r, prefill: `Thinking ${turns[k]}:`, afterFirstLine: `${QUESTION_MARKER} ${turns[k]}:` };
+      if (this.options.mode === 'no-thought') return { ...r, prefill: questionMarker(turns[k]) };
+      return { ...r, prefill: thinkingMarker(turns[k]), afterFirstLine: questionMarker(turns[k]) };
     });
     const responses = await this.model.generate(prefilled);
     return responses.map((r) => ({ text: r.text, completionTokens: r.usage.completionTokens }));

@@ -58,12 +58,17 @@ export function selectRedTeamGroups(trajectories: readonly Trajectory[], config:
   const rng = new Rng(seed).fork('red-team-groups');
   const eligible = trajectories.filter((t) => t.stopReason === 'max-turns' && (config.source === 'all' || t.attackSuccess));
   const ordered = [...eligible.filter((t) => !t.attackSuccess), ...eligible.filter((t) => t.attackSuccess)];
-  const groups: RedTeamGroup[] = [];
-  for (const trajectory of ordered) {
-    const turns = trajectory.turns.map((t, i) => (t.judgement.pUnsafe <= config.maxSafeProbability ? i : -1)).filter((i) => i >= 0);
+  return oneTurnEach(ordered, (t) => t.judgement.pUnsafe <= config.maxSafeProbability, config.maxGroups, rng);
+}
+
+/** Up to `limit` groups: one random qualifying turn of each trajectory that has one, in order. */
+function oneTurnEach(trajectories: readonly Trajectory[], qualifies: (turn: Trajectory['turns'][number]) => boolean, limit: number, rng: Rng): { trajectory: Trajectory; turn: number }[] {
+  const groups: { trajectory: Trajectory; turn: number }[] = [];
+  for (const trajectory of trajectories) {
+    const turns = trajectory.turns.map((t, i) => (qualifies(t) ? i : -1)).filter((i) => i >= 0);
     if (turns.length === 0) continue;
     groups.push({ trajectory, turn: rng.pick(turns) });
-    if (groups.length >= config.maxGroups) break;
+    if (groups.length >= limit) break;
   }
   return groups;
 }
@@ -151,15 +156,8 @@ export interface TargetGroup {
 /** Dialogues the judge flagged, one random unsafe turn (P(unsafe) ≥ threshold) each. */
 export function selectTargetGroups(trajectories: readonly Trajectory[], config: MtsaConfig['target'], seed: number): TargetGroup[] {
   const rng = new Rng(seed).fork('target-groups');
-  const groups: TargetGroup[] = [];
-  for (const trajectory of trajectories) {
-    if (trajectory.stopReason !== 'max-turns' || !trajectory.attackSuccess) continue;
-    const turns = trajectory.turns.map((t, i) => (t.judgement.pUnsafe >= config.minUnsafeProbability ? i : -1)).filter((i) => i >= 0);
-    if (turns.length === 0) continue;
-    groups.push({ trajectory, turn: rng.pick(turns) });
-    if (groups.length >= config.maxPairs) break;
-  }
-  return groups;
+  const flagged = trajectories.filter((t) => t.stopReason === 'max-turns' && t.attackSuccess);
+  return oneTurnEach(flagged, (t) => t.judgement.pUnsafe >= config.minUnsafeProbability, config.maxPairs, rng);
 }
 
 export interface TargetResult {

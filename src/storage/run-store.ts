@@ -73,9 +73,10 @@ export class FileStepStore implements StepStore {
     this.next = steps.length ? steps[steps.length - 1].index + 1 : 0;
     const write = (file: string, lines: unknown[]) => writeFileAtomic(join(this.dir, file), lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
     // Through the same schemas as appends, so a rebuilt file is byte-identical to an appended one.
-    write(RUN_FILES.trajectories, steps.flatMap((s) => (s.output.trajectories ?? []).map((r) => TrajectorySchema.parse(r))));
-    write(RUN_FILES.pairs, steps.flatMap((s) => (s.output.pairs ?? []).map((r) => PairRecordSchema.parse(r))));
-    write(RUN_FILES.metrics, steps.flatMap((s) => (s.output.metrics ?? []).map((r) => MetricRecordSchema.parse(r))));
+    const outputs = steps.map((s) => this.normalize(s.output));
+    write(RUN_FILES.trajectories, outputs.flatMap((o) => o.trajectories ?? []));
+    write(RUN_FILES.pairs, outputs.flatMap((o) => o.pairs ?? []));
+    write(RUN_FILES.metrics, outputs.flatMap((o) => o.metrics ?? []));
   }
 
   /** steps already completed in this directory */
