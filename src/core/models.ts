@@ -34,6 +34,8 @@ export interface ChatRequest {
   afterFirstLine?: string;
   /** per-request seed: makes a sample independent of the rest of the batch where supported */
   seed?: number;
+  /** return this many top log-probs of the first generated token (judges that read verdict probabilities) */
+  topLogprobs?: number;
 }
 
 export interface Usage {
@@ -47,11 +49,33 @@ export interface ChatResponse {
   usage: Usage;
   /** set when finishReason is 'error' */
   error?: string;
+  /** the most likely first generated tokens and their log-probs, when the request asked for them */
+  firstTokenLogprobs?: TokenLogprob[];
+}
+
+export interface TokenLogprob {
+  /** the token's text as the backend decodes it */
+  token: string;
+  logprob: number;
 }
 
 export interface ChatModel {
   readonly id: string;
   generate(requests: readonly ChatRequest[]): Promise<ChatResponse[]>;
+}
+
+/** A raw-prompt request: the caller has rendered the model's own template (judges, our checkpoints). */
+export interface CompletionRequest {
+  prompt: string;
+  sampling: SamplingOptions;
+  seed?: number;
+  topLogprobs?: number;
+}
+
+/** A model that continues raw prompts (OpenAI `/v1/completions`, llama.cpp, our engine). */
+export interface CompletionModel {
+  readonly id: string;
+  complete(requests: readonly CompletionRequest[]): Promise<ChatResponse[]>;
 }
 
 export type Verdict = 'unsafe' | 'safe' | 'undetermined';
@@ -98,19 +122,49 @@ export interface SequenceScore {
   tokens: number;
 }
 
+export interface StepOptions {
+  lr: number;
+  maxGradNorm?: number;
+  weightDecay?: number;
+}
+
+/** A loss over the sequence log-probs of one training step: its value, d(loss)/d(log-prob) per sequence, metrics. */
+export interface SequenceLossResult {
+  loss: number;
+  /** d(loss)/d(log πᵢ), one per scored sequence, in the order of the items */
+  gradients: readonly number[];
+  metrics: Record<string, number>;
+}
+
+/**
+ * A pure function of the current weights' sequence scores (log-probs and token counts). Reference
+ * log-probs and rewards are closed over, so the policy never needs to know which loss it trains.
+ */
+export type SequenceLoss = (scores: readonly SequenceScore[]) => SequenceLossResult;
+
+export interface TrainStepResult {
+  /** the scores under the weights before the step (the ones the loss saw) */
+  scores: SequenceScore[];
+  result: SequenceLossResult;
+  /** gradient norm before clipping */
+  gradNorm: number;
+}
+
 /**
  * A policy that can be trained. Losses are written as pure functions of sequence log-probs that
  * also return d(loss)/d(log-prob) per sequence; the policy turns those coefficients into parameter
  * gradients. So DPO, the future-reward regression and SFT never touch tensors, and an external
- * GPU trainer can implement the same three calls.
+ * GPU trainer (the PyTorch worker) implements the same calls.
  */
 export interface TrainablePolicy extends ChatModel {
-  /** log-probs under the current weights, or under the frozen reference snapshot */
+  /** log-probs under the current weights, or under the frozen reference snapshot (no gradients) */
   scoreSequences(items: readonly ScoredConversation[], options?: { reference?: boolean }): Promise<SequenceScore[]>;
-  /** adds Σᵢ coefficients[i] · ∇θ log π(itemᵢ) to the accumulated gradient */
-  accumulateGradients(items: readonly ScoredConversation[], coefficients: readonly number[]): Promise<void>;
-  /** one optimiser step on the accumulated gradient (descending), then clears it */
-  step(options: { lr: number; maxGradNorm?: number; weightDecay?: number }): Promise<{ gradNorm: number }>;
+  /**
+   * One optimiser step in one forward pass: score `items` under the current weights keeping the
+   * graph, evaluate `lossOf` on those scores, back-propagate Σᵢ gradientsᵢ · ∇θ log πᵢ, clip, and
+   * step (descending). An implementation must not run a second forward for the backward.
+   */
+  trainStep(items: readonly ScoredConversation[], lossOf: SequenceLoss, options: StepOptions): Promise<TrainStepResult>;
   /** freezes the current weights as the reference policy */
   snapshotReference(): Promise<void>;
   /** resets optimiser state (a new training run from the current weights) */

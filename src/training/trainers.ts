@@ -3,7 +3,7 @@
  * engine and on an external trainer: supervised fine-tuning (token-mean NLL of scored messages)
  * and pairwise preference training with any pure pair loss (DPO, the future-reward regression).
  */
-import type { ScoredConversation, TrainablePolicy } from '../core/models.js';
+import type { ScoredConversation, SequenceLoss, SequenceLossResult, SequenceScore, TrainablePolicy } from '../core/models.js';
 import { Rng } from '../core/rng.js';
 import { learningRate } from '../core/lr-schedule.js';
 import type { PairLossResult } from './losses/dpo-loss.js';
@@ -32,22 +32,27 @@ function batchesOf<T>(items: readonly T[], schedule: TrainSchedule): T[][] {
   return batches;
 }
 
-/** Multi-turn SFT: mean negative log-likelihood over all scored tokens of each batch. */
+/**
+ * The SFT loss of one batch: mean negative log-likelihood over all scored tokens,
+ * L = −Σᵢ log πᵢ / N with N = Σᵢ tokensᵢ, so d L / d log πᵢ = −1/N for every sequence.
+ */
+export function tokenMeanNll(scores: readonly SequenceScore[]): SequenceLossResult {
+  const tokens = scores.reduce((s, x) => s + x.tokens, 0);
+  const n = Math.max(1, tokens);
+  const loss = -scores.reduce((s, x) => s + x.logProb, 0) / n;
+  return { loss, gradients: scores.map(() => -1 / n), metrics: { loss, tokens } };
+}
+
+/** Multi-turn SFT: mean negative log-likelihood over all scored tokens of each batch, one forward per step. */
 export async function supervisedFineTune(policy: TrainablePolicy, data: readonly ScoredConversation[], schedule: TrainSchedule, onStep?: (m: StepMetrics, total: number) => void): Promise<StepMetrics[]> {
   const batches = batchesOf(data, schedule);
   const lrs = { peak: schedule.lr, totalSteps: batches.length, warmupRatio: schedule.warmupRatio, minRatio: 0 };
   const history: StepMetrics[] = [];
   await policy.resetOptimizer();
   for (let step = 0; step < batches.length; step++) {
-    const batch = batches[step];
-    const scores = await policy.scoreSequences(batch);
-    const tokens = scores.reduce((s, x) => s + x.tokens, 0);
-    const loss = -scores.reduce((s, x) => s + x.logProb, 0) / Math.max(1, tokens);
-    // d(−Σ log π / N)/d log πᵢ = −1/N for every sequence
-    await policy.accumulateGradients(batch, batch.map(() => -1 / Math.max(1, tokens)));
     const lr = learningRate(lrs, step);
-    const { gradNorm } = await policy.step({ lr, maxGradNorm: schedule.maxGradNorm });
-    const metrics = { step: step + 1, lr, gradNorm, loss, tokens } as StepMetrics;
+    const { result, gradNorm } = await policy.trainStep(batches[step], tokenMeanNll, { lr, maxGradNorm: schedule.maxGradNorm });
+    const metrics = { step: step + 1, lr, gradNorm, ...result.metrics } as StepMetrics;
     history.push(metrics);
     onStep?.(metrics, batches.length);
   }
@@ -64,21 +69,11 @@ export interface TrainingPair {
 export type PairLoss = (pairs: { policyChosen: number; policyRejected: number; referenceChosen: number; referenceRejected: number; chosenReward: number; rejectedReward: number; chosenTokens: number }[]) => PairLossResult;
 
 /**
- * Preference training against the frozen reference snapshot: reference log-probs once, then per
- * step the policy's log-probs, the loss and its per-sequence gradients, one optimiser step.
+ * The loss of one step of preference pairs as a function of the policy's sequence scores
+ * (chosen₀, rejected₀, chosen₁, …): the pair loss with the reference log-probs and rewards bound.
  */
-export async function trainOnPairs(policy: TrainablePolicy, pairs: readonly TrainingPair[], loss: PairLoss, schedule: TrainSchedule, onStep?: (m: StepMetrics, total: number) => void): Promise<StepMetrics[]> {
-  if (pairs.length === 0) return [];
-  const reference = await policy.scoreSequences(pairs.flatMap((p) => [p.chosen, p.rejected]), { reference: true });
-  const indexed = pairs.map((pair, i) => ({ pair, referenceChosen: reference[2 * i].logProb, referenceRejected: reference[2 * i + 1].logProb }));
-  const batches = batchesOf(indexed, schedule);
-  const lrs = { peak: schedule.lr, totalSteps: batches.length, warmupRatio: schedule.warmupRatio, minRatio: 0 };
-  const history: StepMetrics[] = [];
-  await policy.resetOptimizer();
-  for (let step = 0; step < batches.length; step++) {
-    const batch = batches[step];
-    const sequences = batch.flatMap((b) => [b.pair.chosen, b.pair.rejected]);
-    const scores = await policy.scoreSequences(sequences);
+export function pairStepLoss(batch: readonly { pair: TrainingPair; referenceChosen: number; referenceRejected: number }[], loss: PairLoss): SequenceLoss {
+  return (scores) => {
     const result = loss(
       batch.map((b, i) => ({
         policyChosen: scores[2 * i].logProb,
@@ -90,9 +85,27 @@ export async function trainOnPairs(policy: TrainablePolicy, pairs: readonly Trai
         chosenTokens: scores[2 * i].tokens,
       })),
     );
-    await policy.accumulateGradients(sequences, result.gradients.flatMap((g) => [g.chosen, g.rejected]));
+    return { loss: result.loss, gradients: result.gradients.flatMap((g) => [g.chosen, g.rejected]), metrics: result.metrics };
+  };
+}
+
+/**
+ * Preference training against the frozen reference snapshot: reference log-probs once for the whole
+ * pair set, then per step one forward of the policy, the loss, its backward and an optimiser step.
+ */
+export async function trainOnPairs(policy: TrainablePolicy, pairs: readonly TrainingPair[], loss: PairLoss, schedule: TrainSchedule, onStep?: (m: StepMetrics, total: number) => void): Promise<StepMetrics[]> {
+  if (pairs.length === 0) return [];
+  const reference = await policy.scoreSequences(pairs.flatMap((p) => [p.chosen, p.rejected]), { reference: true });
+  const indexed = pairs.map((pair, i) => ({ pair, referenceChosen: reference[2 * i].logProb, referenceRejected: reference[2 * i + 1].logProb }));
+  const batches = batchesOf(indexed, schedule);
+  const lrs = { peak: schedule.lr, totalSteps: batches.length, warmupRatio: schedule.warmupRatio, minRatio: 0 };
+  const history: StepMetrics[] = [];
+  await policy.resetOptimizer();
+  for (let step = 0; step < batches.length; step++) {
+    const batch = batches[step];
     const lr = learningRate(lrs, step);
-    const { gradNorm } = await policy.step({ lr, maxGradNorm: schedule.maxGradNorm });
+    const sequences = batch.flatMap((b) => [b.pair.chosen, b.pair.rejected]);
+    const { result, gradNorm } = await policy.trainStep(sequences, pairStepLoss(batch, loss), { lr, maxGradNorm: schedule.maxGradNorm });
     const metrics = { ...result.metrics, step: step + 1, lr, gradNorm } as StepMetrics;
     history.push(metrics);
     onStep?.(metrics, batches.length);

@@ -2,7 +2,7 @@
  * The engine's TrainablePolicy: sequence log-probs of scored messages, gradients seeded by the
  * loss's per-sequence coefficients, AdamW steps, and a frozen reference snapshot.
  */
-import type { ScoredConversation, SequenceScore, TrainablePolicy } from '../../core/models.js';
+import type { ScoredConversation, SequenceLoss, SequenceLossResult, SequenceScore, StepOptions, TrainStepResult, TrainablePolicy } from '../../core/models.js';
 import type { Message } from '../../core/message.js';
 import { loadCheckpoint, saveCheckpoint } from '../../engine/checkpoint/hf-checkpoint.js';
 import type { ScoredSequence } from '../../engine/log-probs.js';
@@ -76,23 +76,33 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
     return scores;
   }
 
-  async accumulateGradients(items: readonly ScoredConversation[], coefficients: readonly number[]): Promise<void> {
-    const encoded = items.map((item, index) => ({ ...this.encode(item), coefficient: coefficients[index] })).filter((e) => e.coefficient !== 0);
-    for (const chunk of this.chunks(encoded)) {
-      withBufferScope(() => {
-        clearTape();
-        const logProbs = sequenceLogProbs(this.model, chunk, this.template.padId);
-        // Σ cᵢ · log πᵢ: its gradient is exactly Σ cᵢ ∇ log πᵢ.
-        backward(ops.sum(ops.mul(logProbs, Tensor.from(chunk.map((c) => c.coefficient)))));
+  /**
+   * One forward with the tape recording (all chunks of the step), the loss on the read-out
+   * log-probs, then one backward of Σ cᵢ · log πᵢ (its gradient is exactly Σ cᵢ ∇ log πᵢ) and AdamW.
+   */
+  async trainStep(items: readonly ScoredConversation[], lossOf: SequenceLoss, options: StepOptions): Promise<TrainStepResult> {
+    const encoded = items.map((item, index) => ({ ...this.encode(item), index }));
+    let scores: SequenceScore[] = [];
+    let result: SequenceLossResult | undefined;
+    withBufferScope(() => {
+      clearTape();
+      const chunks = this.chunks(encoded);
+      const logProbs = chunks.map((chunk) => sequenceLogProbs(this.model, chunk, this.template.padId));
+      scores = new Array(items.length);
+      chunks.forEach((chunk, c) => {
+        const values = logProbs[c].data;
+        chunk.forEach((item, i) => (scores[item.index] = { logProb: values[i], tokens: item.tokens }));
       });
-    }
-  }
-
-  async step(options: { lr: number; maxGradNorm?: number; weightDecay?: number }): Promise<{ gradNorm: number }> {
+      result = lossOf(scores);
+      const gradients = result.gradients;
+      if (gradients.length !== items.length) throw new Error(`trainStep: the loss returned ${gradients.length} gradients for ${items.length} sequences`);
+      const terms = chunks.map((chunk, c) => ops.sum(ops.mul(logProbs[c], Tensor.from(chunk.map((item) => gradients[item.index])))));
+      backward(terms.reduce((a, b) => ops.add(a, b)));
+    });
     this.optimizer.options.maxGradNorm = options.maxGradNorm ?? 1;
     this.optimizer.options.weightDecay = options.weightDecay ?? 0;
     const { gradNorm } = this.optimizer.update(options.lr);
-    return { gradNorm };
+    return { scores, result: result as SequenceLossResult, gradNorm };
   }
 
   /**
