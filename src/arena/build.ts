@@ -4,11 +4,13 @@
  * second run starts at once and changing one model's size rebuilds only that model.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.js';
+import { acquireLockWaiting, removeStaleTemporaries, type DirectoryLock } from '../core/dir-lock.js';
+import { ConfigError, MtsaError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
+import { loadCheckpoint, readTokenizer, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
 import type { ScoredSequence } from '../engine/log-probs.js';
 import { LlamaModel, defaultLlamaConfig } from '../engine/nn/llama.js';
 import { ByteLevelBpeTokenizer } from '../engine/tokenizer/byte-level-bpe.js';
@@ -146,7 +148,42 @@ export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBui
   const world = buildWorld({ seed: config.seed, testFraction: config.testFraction });
   const worldKey = hashOf({ WORLD_VERSION, BUILD_VERSION, seed: config.seed, testFraction: config.testFraction, maxTurns: config.maxTurns, behaviour: config.behaviour, scriptedAttacker: config.scriptedAttacker, vocabSize: config.vocabSize });
   const dir = join(options.cacheDir, `arena-v${WORLD_VERSION}-${worldKey}`);
+  // A complete entry is only read (the cache may be read-only, shared by several runs); anything
+  // to build is built under the entry's lock, so two runs never race on a rename.
+  const lock = entryComplete(dir, config) ? null : lockEntry(dir, emit);
+  try {
+    return buildLocked(config, world, dir, started, emit);
+  } finally {
+    lock?.release();
+  }
+}
+
+function modelDir(dir: string, role: ArenaModelRole, config: ArenaConfig): string {
+  return join(dir, `${role}-${hashOf({ role, size: config.models[role], corpus: corpusKeyOf(role, config) })}`);
+}
+
+function entryComplete(dir: string, config: ArenaConfig): boolean {
+  return existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, `corpora-${hashOf(config.corpora)}`, 'think-before-attack.jsonl')) && ROLES.every((role) => existsSync(join(modelDir(dir, role, config), 'model.safetensors')));
+}
+
+function lockEntry(dir: string, emit: (event: BuildEvent) => void): DirectoryLock {
   mkdirSync(dir, { recursive: true });
+  const lock = acquireLockWaiting(join(dir, '.build.lock'), 'mtsa arena build', `arena cache entry ${dir}`, {
+    onWait: (owner) => emit({ type: 'phase-end', phase: 'lock', seconds: 0, cached: false, detail: `waiting for ${owner ? `process ${owner.pid} on ${owner.host}` : 'another process'}, which is building this cache entry` }),
+  });
+  // What a killed build left behind (weights directories half written under a temporary name).
+  removeStaleTemporaries(dir);
+  for (const name of readdirSync(dir)) if (name.startsWith('corpora-')) removeStaleTemporaries(join(dir, name));
+  return lock;
+}
+
+/** A cache file that cannot be used: the message names the directory to delete for a rebuild. */
+export function cacheEntryError(path: string, error: unknown): ConfigError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new ConfigError(`arena cache entry ${path} is unusable: ${message}. Delete ${path} and run again to rebuild it (or choose another --cache)`, { cause: error });
+}
+
+function buildLocked(config: ArenaConfig, world: World, dir: string, started: number, emit: (event: BuildEvent) => void): ArenaBuild {
 
   let t0 = performance.now();
   emit({ type: 'phase-start', phase: 'corpora', total: 1, cached: false });
@@ -158,7 +195,12 @@ export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBui
   let tokenizer: ByteLevelBpeTokenizer;
   t0 = performance.now();
   if (existsSync(tokenizerPath)) {
-    tokenizer = ByteLevelBpeTokenizer.fromJSON(JSON.parse(readFileSync(tokenizerPath, 'utf8')));
+    try {
+      tokenizer = readTokenizer(tokenizerPath);
+    } catch (error) {
+      if (error instanceof MtsaError) throw cacheEntryError(dir, error);
+      throw error;
+    }
     emit({ type: 'phase-end', phase: 'tokenizer', seconds: 0, cached: true });
   } else {
     emit({ type: 'phase-start', phase: 'tokenizer', total: 1, cached: false });
@@ -170,8 +212,7 @@ export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBui
   const checkpoints = {} as Record<ArenaModelRole, string>;
   for (const role of ROLES) {
     const size = config.models[role];
-    const key = hashOf({ role, size, corpus: corpusKeyOf(role, config) });
-    const checkpoint = join(dir, `${role}-${key}`);
+    const checkpoint = modelDir(dir, role, config);
     checkpoints[role] = checkpoint;
     if (existsSync(join(checkpoint, 'model.safetensors'))) {
       emit({ type: 'phase-end', phase: role, seconds: 0, cached: true });
@@ -223,5 +264,15 @@ function writeCorpora(path: string, corpora: ArenaCorpora): void {
 }
 
 export function loadArenaModel(build: ArenaBuild, role: ArenaModelRole) {
-  return loadCheckpoint(build.checkpoints[role]);
+  return fromCache(build, role, () => loadCheckpoint(build.checkpoints[role]));
+}
+
+/** Runs `load` on a cached model; a corrupt or non-finite entry becomes an error naming the directory to delete. */
+export function fromCache<T>(build: ArenaBuild, role: ArenaModelRole, load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof MtsaError) throw cacheEntryError(build.checkpoints[role], error);
+    throw error;
+  }
 }

@@ -9,10 +9,11 @@ import { stringify as toYaml } from 'yaml';
 import { buildArena } from '../arena/build.js';
 import { ArenaConfigSchema } from '../arena/config.js';
 import { describeSchema, loadRunConfig, RunConfigSchema, tinyRunConfig, type RunConfig } from '../config/run-config.js';
-import { MtsaError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { blasKernels, useKernels } from '../engine/kernels/index.js';
 import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
+import { describeError, errorDetails } from './errors.js';
 import { inspectArena } from './inspect.js';
 import { Progress } from './progress.js';
 
@@ -29,6 +30,14 @@ function setUpKernels(): void {
     process.stderr.write(`mtsa: using portable TypeScript kernels (${blasKernels().reason}); for 10-50x faster training: apt-get install libopenblas-dev && npm rebuild\n`);
   }
 }
+
+/** `--tiny` alone, a `--config` file alone, or the file's fields merged over the tiny configuration. */
+function configOf(options: { tiny?: boolean; config?: string }): RunConfig {
+  return options.tiny ? loadRunConfig(options.config, tinyRunConfig()) : loadRunConfig(options.config);
+}
+
+/** the run directory of the running `mtsa run`, for error remedies */
+let runDir: string | undefined;
 
 function withAblation(config: RunConfig, ablation: (typeof ABLATIONS)[number] | undefined): RunConfig {
   if (ablation === 'last-turn') return { ...config, mtsa: { ...config.mtsa, reward: 'last-turn' } };
@@ -59,7 +68,7 @@ export function summaryTable(summary: Summary): string {
   pair('Over-refusal,', 'overRefusal', summary.overRefusal.T0, summary.overRefusal[`T${n}`], 'T0', `T${n}`);
   pair('Helpfulness,', 'helpfulness', summary.helpfulness.T0, summary.helpfulness[`T${n}`], 'T0', `T${n}`);
   rows.push(['Judge–oracle agreement', percent(summary.judgeOracleAgreement), interval(summary, 'judgeOracleAgreement')]);
-  rows.push(['Wall time', `${(summary.wallSeconds / 60).toFixed(1)} min`, `arena build ${summary.arenaBuildSeconds.toFixed(0)} s, kernels ${summary.kernels}`]);
+  rows.push(['Wall time', `${(summary.wallSeconds / 60).toFixed(1)} min`, `arena build ${summary.arenaBuildSeconds.toFixed(0)} s, kernels ${summary.kernels}${summary.attempts && summary.attempts > 1 ? `, ${summary.attempts} attempts` : ''}`]);
   const width = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([a, b, c]) => `  ${a.padEnd(width)}  ${b.padStart(6)}  ${c}`).join('\n');
 }
@@ -92,15 +101,17 @@ async function main(argv: string[]): Promise<void> {
     .option('--cache <dir>', 'arena cache directory (default: $MTSA_CACHE or .mtsa-cache)')
     .action(async (options) => {
       setUpKernels();
-      const base = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
-      const config = withAblation(base, options.ablation);
+      const ignored = ['config', 'ablation', 'tiny', 'out'].filter((name) => options[name] !== undefined);
+      if (options.resume && ignored.length) throw new ConfigError(`--resume continues a run with the configuration stored in it (${join(options.resume, 'config.resolved.json')}); it cannot also take ${ignored.map((n) => `--${n}`).join(', ')}. Drop ${ignored.length > 1 ? 'them' : 'it'}, or start a new run with --out`);
+      const config = withAblation(configOf(options), options.ablation);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
       const outDir = resolve(options.resume ?? options.out ?? join('runs', `${stamp}-mtsa${options.ablation ? `-${options.ablation}` : ''}`));
+      runDir = outDir;
       const progress = new Progress();
       progress.line(`mtsa run → ${outDir}${options.resume ? ' (resuming)' : ''}`);
-      const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), onEvent: progressHandler(progress), log: (l) => progress.line(l) });
+      const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), configSource: options.config ?? (options.tiny ? '--tiny' : 'defaults'), onEvent: progressHandler(progress), log: (l) => progress.line(l) });
       progress.stop();
-      process.stdout.write(`\nMTSA summary (oracle-judged; 95% Wilson intervals)\n${summaryTable(summary)}\n\nreport: ${join(outDir, 'report.html')}\n`);
+      process.stdout.write(`\nMTSA summary (oracle-judged; 95% Wilson intervals)\n${summaryTable(summary)}\n${(summary.warnings ?? []).map((w) => `\n⚠ WARNING: ${w}`).join('')}\n\nreport: ${join(outDir, 'report.html')}\n`);
     });
 
   program
@@ -115,8 +126,7 @@ async function main(argv: string[]): Promise<void> {
         for (const { path, description } of describeSchema(RunConfigSchema)) process.stdout.write(`${path}: ${description}\n`);
         return;
       }
-      const config = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
-      process.stdout.write(toYaml(config));
+      process.stdout.write(toYaml(configOf(options)));
     });
 
   const arena = program.command('arena').description('the synthetic world and its models');
@@ -128,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--cache <dir>', 'arena cache directory')
     .action((options) => {
       setUpKernels();
-      const config = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
+      const config = configOf(options);
       const progress = new Progress();
       const build = buildArena(config.arena, { cacheDir: cacheDir(options.cache), onEvent: (e) => progressHandler(progress)({ source: 'arena', ...e }) });
       progress.line(`arena ready in ${build.buildSeconds.toFixed(1)} s: ${build.dir}`);
@@ -145,7 +155,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--cache <dir>', 'arena cache directory')
     .action(async (options) => {
       setUpKernels();
-      const config = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
+      const config = configOf(options);
       ArenaConfigSchema.parse(config.arena);
       await inspectArena(config, { cacheDir: cacheDir(options.cache), stats: Boolean(options.stats), samples: Number(options.samples), repeats: Number(options.repeats), json: options.json, progress: new Progress() });
     });
@@ -153,16 +163,8 @@ async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (error) {
-    const verbose = program.opts().verbose;
-    const message = error instanceof MtsaError || (error as Error).name === 'ZodError' ? (error as Error).message : String((error as Error)?.stack ?? error);
-    process.stderr.write(`mtsa: ${message}\n`);
-    if (verbose) {
-      let cause = (error as Error).cause;
-      while (cause) {
-        process.stderr.write(`  caused by: ${(cause as Error).stack ?? cause}\n`);
-        cause = (cause as Error).cause;
-      }
-    }
+    process.stderr.write(`mtsa: ${describeError(error, { runDir })}\n`);
+    if (program.opts().verbose) process.stderr.write(`${errorDetails(error)}\n`);
     process.exitCode = 1;
   }
 }

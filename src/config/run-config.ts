@@ -2,7 +2,7 @@
  * The configuration of `mtsa run`: the arena, the method and the evaluation, each with defaults and
  * descriptions. Files are YAML or JSON; unknown or ill-typed fields are errors naming the field.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
@@ -46,13 +46,32 @@ export function parseRunConfig(value: unknown, source = 'config'): RunConfig {
   return parsed.data;
 }
 
-export function loadRunConfig(path: string | undefined): RunConfig {
-  if (!path) return parseRunConfig({}, 'defaults');
+/** Config files larger than this are refused before parsing (the YAML parser is quadratic in keys; the full default config is about 3 KiB). */
+export const MAX_CONFIG_BYTES = 64 * 1024;
+
+/** Deep merge of plain objects: `over` wins; arrays and scalars are replaced whole. */
+function merge(base: unknown, over: unknown): unknown {
+  const plain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!plain(base) || !plain(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v);
+  return out;
+}
+
+/**
+ * The config of a file (defaults for what it leaves out), or with `base` (e.g. the tiny config)
+ * the file's fields merged over `base`.
+ */
+export function loadRunConfig(path: string | undefined, base?: RunConfig): RunConfig {
+  if (!path) return base ?? parseRunConfig({}, 'defaults');
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_BYTES) throw new ConfigError(`${path}: the config file is ${size} bytes, above the limit of ${MAX_CONFIG_BYTES}; a run config lists a few dozen fields (\`mtsa config --print\`)`);
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`${path}: cannot read the config file (${(error as Error).message})`);
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`${path}: cannot read the config file (${(error as Error).message})`, { cause: error });
   }
   let value: unknown;
   try {
@@ -60,7 +79,7 @@ export function loadRunConfig(path: string | undefined): RunConfig {
   } catch (error) {
     throw new ConfigError(`${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
   }
-  return parseRunConfig(value, path);
+  return parseRunConfig(base ? merge(base, value ?? {}) : value, path);
 }
 
 /** A run that finishes in well under a minute: tiny arena, one short iteration (tests, smoke runs). */

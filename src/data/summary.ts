@@ -40,6 +40,11 @@ export const SummarySchema = z.object({
   oodAttacker: z.string(),
   kernels: z.string(),
   arenaBuildSeconds: z.number(),
+  /** wall time of all attempts together (a resumed run sums the attempts) */
   wallSeconds: z.number(),
+  /** processes that worked on the run (1 + the number of resumes) */
+  attempts: z.number().int().positive().optional(),
+  /** what makes the figures doubtful (0 pairs in a phase, a collapsed target); empty when nothing */
+  warnings: z.array(z.string()).optional(),
 });
 export type Summary = z.infer<typeof SummarySchema>;

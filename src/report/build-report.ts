@@ -319,6 +319,11 @@ figcaption{color:#666;font-size:12px;max-width:540px}
 .empty,.note{color:#777}pre.config{background:#fff;border:1px solid #ddd;padding:8px;overflow:auto;max-height:400px}
 `;
 
+function warningBox(warnings: readonly string[]): string {
+  if (warnings.length === 0) return '';
+  return `<section class="warnings" role="alert" style="border:2px solid #b00020;background:#fdecea;padding:8px 12px"><h2 style="color:#b00020">Warnings: these figures may be wrong</h2><ul>${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>`;
+}
+
 export function buildReport(input: ReportInput): string {
   const s = input.summary;
   const n = lastIndex(s);
@@ -329,7 +334,7 @@ export function buildReport(input: ReportInput): string {
     ['Seed', String(s.seed)],
     ['Variant', `reward ${s.variant.reward} · attacker ${s.variant.attacker} · selection ${s.variant.selection}`],
     ['Iterations', String(n)],
-    ['Wall time', `${duration(s.wallSeconds)} (arena build ${duration(s.arenaBuildSeconds)})`],
+    ['Wall time', `${duration(s.wallSeconds)} (arena build ${duration(s.arenaBuildSeconds)})${s.attempts && s.attempts > 1 ? `, ${s.attempts} attempts` : ''}`],
     ['Kernels', s.kernels],
     ['OOD attacker', s.oodAttacker],
   ];
@@ -348,6 +353,7 @@ export function buildReport(input: ReportInput): string {
 <header><h1>${escapeHtml(title)}</h1>
 <p class="headline">Target ASR under R${n}: ${pct(t0)} (T0) → ${pct(tn)} (T${n}).</p>
 <dl class="meta">${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>${config}</header>
+${warningBox(s.warnings ?? [])}
 <section><h2>Key results</h2>${keyResults(s, n)}</section>
 <section><h2>Attack success and capability per iteration</h2>${charts(s, n)}</section>
 <section><h2>Red team × target matrix</h2>${heatmap(s, n)}</section>

@@ -3,17 +3,21 @@
  * red team against every target, and writes the run directory (config, JSONL records,
  * checkpoints, summary.json, report.html). Every step is resumable (storage/run-store.ts).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { writeFileAtomic } from '../core/atomic-write.js';
+import { acquireLock, removeStaleTemporaries, type DirectoryLock } from '../core/dir-lock.js';
 import { ConfigError } from '../core/errors.js';
 import type { TrainablePolicy } from '../core/models.js';
 import type { Rate } from '../core/stats.js';
 import { TrajectorySchema } from '../core/trajectory.js';
-import { buildArena, type BuildEvent } from '../arena/build.js';
+import { buildArena, fromCache, type BuildEvent } from '../arena/build.js';
 import { loadEmbedder, loadGuard, loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
 import { arenaSuite } from '../arena/suite.js';
 import { objectiveRef } from '../attacks/run-conversation.js';
+import { checkRunLimits, describeWork, estimateWork } from '../config/limits.js';
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../data/schemas.js';
 import { kernels } from '../engine/kernels/index.js';
@@ -23,6 +27,7 @@ import { buildReport } from '../report/build-report.js';
 import { readRecords } from '../storage/jsonl.js';
 import { FileStepStore, RUN_FILES } from '../storage/run-store.js';
 import type { Summary } from '../data/summary.js';
+import { runWarnings } from './health.js';
 
 export type RunEvent = ({ source: 'arena' } & BuildEvent) | ({ source: 'mtsa' } & MtsaEvent) | { source: 'eval'; type: 'phase-progress'; phase: string; done: number; total: number };
 
@@ -32,44 +37,151 @@ export interface RunJobOptions {
   cacheDir: string;
   /** continue the run in outDir (its config.resolved.json is authoritative) */
   resume: boolean;
+  /** where the config came from, for error messages (a file path, "--tiny", "defaults") */
+  configSource?: string;
   onEvent?: (event: RunEvent) => void;
   log?: (line: string) => void;
 }
 
-/** Creates a fresh run directory, or reopens one to resume. */
-export function prepareRunDirectory(options: Pick<RunJobOptions, 'config' | 'outDir' | 'resume'>): RunConfig {
+/** The lock file of a run directory (one process per run). */
+export const RUN_LOCK = '.lock';
+/** Wall time and process of every attempt at the run (the first run and each --resume). */
+export const ATTEMPTS_FILE = 'attempts.json';
+
+const AttemptsSchema = z.object({ attempts: z.array(z.object({ pid: z.number().int(), host: z.string(), startedAt: z.string(), seconds: z.number().nonnegative() })) });
+type Attempts = z.infer<typeof AttemptsSchema>;
+
+function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${path}: cannot read ${what} (${(error as Error).message})`, { cause: error });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${path}: ${what} is not valid JSON (${(error as Error).message}); the run directory is damaged: restore the file, or start a new run with --out`, { cause: error });
+  }
+}
+
+/**
+ * Creates a fresh run directory, or reopens one to resume, and takes its lock (held until
+ * `lock.release()`): a second process on the same directory is refused with the holder named.
+ */
+export function prepareRunDirectory(options: Pick<RunJobOptions, 'config' | 'outDir' | 'resume'>): { config: RunConfig; lock: DirectoryLock; removed: string[] } {
   const configPath = join(options.outDir, RUN_FILES.config);
+  const what = `run directory ${options.outDir}`;
   if (options.resume) {
     if (!existsSync(configPath)) throw new ConfigError(`${options.outDir}: not a run directory (no ${RUN_FILES.config}); start a run with --out instead of --resume`);
-    return parseRunConfig(JSON.parse(readFileSync(configPath, 'utf8')), configPath);
-  }
-  if (existsSync(options.outDir) && readdirSync(options.outDir).length > 0) {
-    throw new ConfigError(`${options.outDir} already exists and is not empty; continue it with --resume ${options.outDir}, or choose another --out`);
+    const lock = acquireLock(join(options.outDir, RUN_LOCK), 'mtsa run --resume', what);
+    try {
+      const config = parseRunConfig(readJsonFile(configPath, 'the run configuration'), configPath);
+      const removed = [options.outDir, join(options.outDir, RUN_FILES.steps), join(options.outDir, RUN_FILES.checkpoints)].flatMap((d) => removeStaleTemporaries(d));
+      return { config, lock, removed };
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
   }
   mkdirSync(options.outDir, { recursive: true });
-  writeFileAtomic(configPath, `${JSON.stringify(RunConfigSchema.parse(options.config), null, 2)}\n`);
-  return options.config;
+  const lock = acquireLock(join(options.outDir, RUN_LOCK), 'mtsa run', what);
+  try {
+    if (readdirSync(options.outDir).some((name) => name !== RUN_LOCK)) {
+      throw new ConfigError(`${options.outDir} already exists and is not empty; continue it with --resume ${options.outDir}, or choose another --out`);
+    }
+    writeFileAtomic(configPath, `${JSON.stringify(RunConfigSchema.parse(options.config), null, 2)}\n`);
+    return { config: options.config, lock, removed: [] };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/** Records this attempt's wall time beside the earlier attempts' (a killed attempt counts up to its last record). */
+class AttemptClock {
+  private readonly previous: Attempts['attempts'];
+  private readonly started = performance.now();
+  private readonly startedAt = new Date().toISOString();
+  private lastWrite = 0;
+
+  constructor(private readonly path: string, legacySummary?: string) {
+    if (existsSync(path)) {
+      const parsed = AttemptsSchema.safeParse(readJsonFile(path, 'the attempts record'));
+      if (!parsed.success) throw new ConfigError(`${path}: not an attempts record (${parsed.error.issues[0].message}); delete it (only the wall time of earlier attempts is lost), then --resume`);
+      this.previous = parsed.data.attempts;
+    } else {
+      // A run directory from before attempts were recorded: its finished summary knows the wall time.
+      const seconds = legacySummary && existsSync(legacySummary) ? (JSON.parse(readFileSync(legacySummary, 'utf8')) as { wallSeconds?: unknown }).wallSeconds : undefined;
+      this.previous = typeof seconds === 'number' && Number.isFinite(seconds) ? [{ pid: 0, host: 'unknown', startedAt: 'unknown', seconds }] : [];
+    }
+    this.record();
+  }
+
+  get seconds(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  /** total wall seconds of every attempt, this one included */
+  get total(): number {
+    return this.previous.reduce((s, a) => s + a.seconds, 0) + this.seconds;
+  }
+
+  get count(): number {
+    return this.previous.length + 1;
+  }
+
+  record(): void {
+    this.lastWrite = performance.now();
+    const attempts: Attempts = { attempts: [...this.previous, { pid: process.pid, host: hostname(), startedAt: this.startedAt, seconds: Math.round(this.seconds * 10) / 10 }] };
+    writeFileAtomic(this.path, `${JSON.stringify(attempts, null, 2)}\n`);
+  }
+
+  /** record() at most every few seconds (called on progress events) */
+  tick(): void {
+    if (performance.now() - this.lastWrite > 3000) this.record();
+  }
 }
 
 export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
-  const started = performance.now();
-  const config = prepareRunDirectory(options);
+  // Checked before the directory is created; a resumed run's own config is checked once read.
+  if (!options.resume) checkRunLimits(options.config, options.configSource);
+  const { config, lock, removed } = prepareRunDirectory(options);
+  try {
+    return await runLocked(options, config, removed, lock);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(options: RunJobOptions, config: RunConfig, removed: string[], lock: DirectoryLock): Promise<Summary> {
   const log = options.log ?? (() => {});
+  if (lock.tookOver) log(`took over the lock of process ${lock.tookOver.pid} on ${lock.tookOver.host} (${lock.tookOver.purpose}), which is no longer running`);
   const { outDir } = options;
+  if (options.resume) checkRunLimits(config, join(outDir, RUN_FILES.config));
+  if (removed.length) log(`removed ${removed.length} temporary file(s) a killed attempt left: ${removed.join(', ')}`);
+  const clock = new AttemptClock(join(outDir, ATTEMPTS_FILE), join(outDir, RUN_FILES.summary));
+  // summary.json is written last: while it is absent the run is unfinished (also after a kill now).
+  rmSync(join(outDir, RUN_FILES.summary), { force: true });
+  log(describeWork(estimateWork(config)));
+  const onEvent = (event: RunEvent) => {
+    clock.tick();
+    options.onEvent?.(event);
+  };
   const checkpoint = (name: string) => join(outDir, RUN_FILES.checkpoints, name);
 
-  const arena = buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: (e) => options.onEvent?.({ source: 'arena', ...e }) });
+  const arena = buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: (e) => onEvent({ source: 'arena', ...e }) });
   const seed = config.seed;
-  const attacker = loadPolicy(arena.checkpoints.attacker, 'attacker', seed);
-  const target = loadPolicy(arena.checkpoints.target, 'target', seed);
-  const models = { attacker, target, judge: loadGuard(arena), helpfulness: loadHelpfulness(arena), embedder: loadEmbedder(arena), oracle: oracleLabel };
+  const attacker = fromCache(arena, 'attacker', () => loadPolicy(arena.checkpoints.attacker, 'attacker', seed));
+  const target = fromCache(arena, 'target', () => loadPolicy(arena.checkpoints.target, 'target', seed));
+  const models = { attacker, target, judge: fromCache(arena, 'guard', () => loadGuard(arena)), helpfulness: fromCache(arena, 'helpfulness', () => loadHelpfulness(arena)), embedder: fromCache(arena, 'embedder', () => loadEmbedder(arena)), oracle: oracleLabel };
   const saveOnce = async (name: string, policy: TrainablePolicy, metadata: Record<string, unknown>) => {
     if (!existsSync(join(checkpoint(name), 'model.safetensors'))) await policy.save(checkpoint(name), metadata);
   };
   await saveOnce('target-T0', target, { role: 'target', iteration: 0, note: 'the base arena target' });
 
   const store = new FileStepStore(outDir);
-  if (options.resume) log(`resuming: ${store.completedSteps()} completed steps reused`);
+  if (options.resume) log(`resuming: ${store.completedSteps()} completed steps reused (attempt ${clock.count})`);
   const data = {
     objectives: arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef),
     thinkBeforeAttack: arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)),
@@ -78,11 +190,11 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
     config: config.mtsa,
     seed,
     store,
-    onEvent: (e) => options.onEvent?.({ source: 'mtsa', ...e }),
+    onEvent: (e) => onEvent({ source: 'mtsa', ...e }),
     onModel: (role, iteration, policy) => saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) }),
   });
 
-  // Evaluation loads every saved model: R0..Rn and T0..Tn.
+  // Evaluation loads every saved model: R0..Rn and T0..Tn (each load checks that the weights are finite).
   const n = config.mtsa.iterations;
   const redTeams = Array.from({ length: n + 1 }, (_, i) => attackerAgent(loadPolicy(checkpoint(`attacker-R${i}`), `R${i}`, seed), config.mtsa, `R${i}`));
   const targets = Array.from({ length: n + 1 }, (_, i) => loadPolicy(checkpoint(`target-T${i}`), `T${i}`, seed));
@@ -99,14 +211,18 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
       matrix: config.evaluation.matrix,
       seed,
       store,
-      onCell: (phase, done, total) => options.onEvent?.({ source: 'eval', type: 'phase-progress', phase, done, total }),
+      onCell: (phase, done, total) => onEvent({ source: 'eval', type: 'phase-progress', phase, done, total }),
     },
   );
   log(`✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s`);
-  const summary = summarize(config, evaluation, iterations, suite.oodName, arena.buildSeconds, (performance.now() - started) / 1000);
-  writeFileAtomic(join(outDir, RUN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
   const trajectories = readRecords(join(outDir, RUN_FILES.trajectories), TrajectorySchema);
-  writeFileSync(join(outDir, RUN_FILES.report), buildReport({ summary, trajectories, configText: JSON.stringify(config, null, 2) }));
+  const warnings = runWarnings(iterations, trajectories);
+  for (const warning of warnings) log(`⚠ WARNING: ${warning}`);
+  clock.record();
+  const summary: Summary = { ...summarize(config, evaluation, iterations, suite.oodName, arena.buildSeconds, clock.total), attempts: clock.count, warnings };
+  // Every output is written atomically; summary.json last, so its presence means the run finished.
+  writeFileAtomic(join(outDir, RUN_FILES.report), buildReport({ summary, trajectories, configText: JSON.stringify(config, null, 2) }));
+  writeFileAtomic(join(outDir, RUN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
 

@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.js';
-import { ConfigError } from '../core/errors.js';
+import { z } from 'zod';
+import { ConfigError, MtsaError, NumericalError } from '../core/errors.js';
 import type { TrainablePolicy } from '../core/models.js';
 import { TrajectorySchema } from '../core/trajectory.js';
 import { MetricRecordSchema, PairRecordSchema } from '../data/schemas.js';
@@ -26,9 +27,17 @@ export const RUN_FILES = {
   checkpoints: 'checkpoints',
 } as const;
 
+/** A step file: its key, its completion order (used to rebuild the JSONL files in order) and its output. */
+const StoredStepSchema = z
+  .object({
+    key: z.string(),
+    index: z.number().int().nonnegative(),
+    output: z.looseObject({ trajectories: z.array(z.unknown()).optional(), pairs: z.array(z.unknown()).optional(), metrics: z.array(z.unknown()).optional() }),
+  })
+  .strict();
+
 interface StoredStep {
   key: string;
-  /** completion order, used to rebuild the JSONL files in order */
   index: number;
   output: StepOutput & Record<string, unknown>;
 }
@@ -53,18 +62,34 @@ export class FileStepStore implements StepStore {
     return join(this.dir, RUN_FILES.steps, `${fileName(key)}.weights`);
   }
 
+  /** Reads a step file through its schema; a bad one names the file and how to recompute the step. */
+  private load(path: string): StoredStep {
+    const remedy = `delete it${existsSync(path.replace(/\.json$/, '.weights')) ? ` and ${path.replace(/\.json$/, '.weights')}` : ''} to recompute that step, then --resume`;
+    let value: unknown;
+    try {
+      value = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new ConfigError(`${path}: unreadable step record (${(error as Error).message}); ${remedy}`, { cause: error });
+    }
+    const parsed = StoredStepSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ConfigError(`${path}: not a step record (field "${issue.path.join('.') || '(root)'}": ${issue.message}); ${remedy}`);
+    }
+    return parsed.data as StoredStep;
+  }
+
   private completed(): StoredStep[] {
     const steps: StoredStep[] = [];
     for (const name of readdirSync(join(this.dir, RUN_FILES.steps))) {
       if (!name.endsWith('.json')) continue;
-      const path = join(this.dir, RUN_FILES.steps, name);
-      try {
-        steps.push(JSON.parse(readFileSync(path, 'utf8')) as StoredStep);
-      } catch (error) {
-        throw new ConfigError(`${path}: unreadable step record (${(error as Error).message}); delete it to recompute that step`);
-      }
+      steps.push(this.load(join(this.dir, RUN_FILES.steps, name)));
     }
-    return steps.sort((a, b) => a.index - b.index);
+    steps.sort((a, b) => a.index - b.index);
+    for (let i = 1; i < steps.length; i++) {
+      if (steps[i].index === steps[i - 1].index) throw new ConfigError(`${join(this.dir, RUN_FILES.steps)}: steps "${steps[i - 1].key}" and "${steps[i].key}" share index ${steps[i].index} (two processes wrote this run); delete one of them to recompute it, then --resume`);
+    }
+    return steps;
   }
 
   /** Rewrites the JSONL files from the completed steps (drops anything a crash left half-done). */
@@ -89,8 +114,7 @@ export class FileStepStore implements StepStore {
   }
 
   private read<T>(key: string): T {
-    const stored = JSON.parse(readFileSync(this.stepPath(key), 'utf8')) as StoredStep;
-    return stored.output as T;
+    return this.load(this.stepPath(key)).output as T;
   }
 
   /**
@@ -122,10 +146,23 @@ export class FileStepStore implements StepStore {
 
   async weights<T extends StepOutput>(key: string, policy: TrainablePolicy, train: () => Promise<T>): Promise<T> {
     if (this.has(key)) {
-      await policy.restore(this.weightsPath(key));
+      try {
+        await policy.restore(this.weightsPath(key));
+      } catch (error) {
+        if (!(error instanceof MtsaError)) throw error;
+        const Type = error instanceof NumericalError ? NumericalError : ConfigError;
+        throw new Type(`step "${key}" of model ${policy.id}: its stored weights are unusable: ${error.message}. Delete ${this.stepPath(key)} and ${this.weightsPath(key)} to recompute that step, then --resume`, { cause: error });
+      }
       return this.read<T>(key);
     }
-    const output = this.normalize(await train());
+    let trained: T;
+    try {
+      trained = await train();
+    } catch (error) {
+      if (error instanceof NumericalError) throw new NumericalError(`step "${key}": ${error.message}`, { cause: error });
+      throw error;
+    }
+    const output = this.normalize(trained);
     await policy.save(this.weightsPath(key), { step: key });
     this.commit(key, output);
     return output;

@@ -4,6 +4,7 @@
  * and pairwise preference training with any pure pair loss (DPO, the future-reward regression).
  */
 import type { ScoredConversation, SequenceLoss, SequenceLossResult, SequenceScore, TrainablePolicy } from '../core/models.js';
+import { NumericalError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { learningRate } from '../core/lr-schedule.js';
 import type { PairLossResult } from './losses/dpo-loss.js';
@@ -19,6 +20,16 @@ export interface TrainSchedule {
 }
 
 export type StepMetrics = Record<string, number> & { step: number; lr: number; gradNorm: number };
+
+/**
+ * Whatever backend trained the step (the engine or an external worker), a non-finite loss or
+ * gradient norm stops training with the model and the step named: carrying on would leave
+ * weights that make every later figure meaningless.
+ */
+export function assertFiniteStep(policy: TrainablePolicy, step: number, total: number, loss: number, gradNorm: number): void {
+  if (Number.isFinite(loss) && Number.isFinite(gradNorm)) return;
+  throw new NumericalError(`model ${policy.id}: optimiser step ${step} of ${total} gave loss ${loss}, gradient norm ${gradNorm}; the weights or the data are not finite (lower the learning rate, or recompute the model this one was loaded from)`);
+}
 
 function batchesOf<T>(items: readonly T[], schedule: TrainSchedule): T[][] {
   const rng = new Rng(schedule.seed);
@@ -52,6 +63,7 @@ export async function supervisedFineTune(policy: TrainablePolicy, data: readonly
   for (let step = 0; step < batches.length; step++) {
     const lr = learningRate(lrs, step);
     const { result, gradNorm } = await policy.trainStep(batches[step], tokenMeanNll, { lr, maxGradNorm: schedule.maxGradNorm });
+    assertFiniteStep(policy, step + 1, batches.length, result.loss, gradNorm);
     const metrics = { step: step + 1, lr, gradNorm, ...result.metrics } as StepMetrics;
     history.push(metrics);
     onStep?.(metrics, batches.length);
@@ -106,6 +118,7 @@ export async function trainOnPairs(policy: TrainablePolicy, pairs: readonly Trai
     const lr = learningRate(lrs, step);
     const sequences = batch.flatMap((b) => [b.pair.chosen, b.pair.rejected]);
     const { result, gradNorm } = await policy.trainStep(sequences, pairStepLoss(batch, loss), { lr, maxGradNorm: schedule.maxGradNorm });
+    assertFiniteStep(policy, step + 1, batches.length, result.loss, gradNorm);
     const metrics = { ...result.metrics, step: step + 1, lr, gradNorm } as StepMetrics;
     history.push(metrics);
     onStep?.(metrics, batches.length);

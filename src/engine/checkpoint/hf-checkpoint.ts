@@ -10,18 +10,34 @@ import { writeDirectoryAtomic } from '../../core/atomic-write.js';
 import { ConfigError } from '../../core/errors.js';
 import { LlamaModel, type LlamaConfig } from '../nn/llama.js';
 import { ByteLevelBpeTokenizer } from '../tokenizer/byte-level-bpe.js';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, readSafetensorsHeader, type NamedTensor } from './safetensors.js';
+
+/**
+ * Sane bounds, checked before anything is allocated: well above any released Llama-architecture
+ * model (vocabularies up to 262k, 126 layers, hidden 16k, 1M positions), far below what would
+ * exhaust memory from a crafted config.json alone.
+ */
+export const CONFIG_BOUNDS = {
+  vocab_size: 1 << 22,
+  hidden_size: 1 << 16,
+  intermediate_size: 1 << 18,
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  max_position_embeddings: 1 << 22,
+} as const;
+
+const bounded = (field: keyof typeof CONFIG_BOUNDS) => z.number().int().positive().max(CONFIG_BOUNDS[field]);
 
 const HfLlamaConfigSchema = z.object({
   architectures: z.array(z.string()).optional(),
   model_type: z.literal('llama'),
-  vocab_size: z.number().int().positive(),
-  hidden_size: z.number().int().positive(),
-  intermediate_size: z.number().int().positive(),
-  num_hidden_layers: z.number().int().positive(),
-  num_attention_heads: z.number().int().positive(),
-  num_key_value_heads: z.number().int().positive().optional(),
-  max_position_embeddings: z.number().int().positive(),
+  vocab_size: bounded('vocab_size'),
+  hidden_size: bounded('hidden_size'),
+  intermediate_size: bounded('intermediate_size'),
+  num_hidden_layers: bounded('num_hidden_layers'),
+  num_attention_heads: bounded('num_attention_heads'),
+  num_key_value_heads: bounded('num_attention_heads').optional(),
+  max_position_embeddings: bounded('max_position_embeddings'),
   rms_norm_eps: z.number().positive(),
   rope_theta: z.number().positive().default(10000),
   tie_word_embeddings: z.boolean().default(false),
@@ -84,6 +100,10 @@ export function fromHfConfig(json: unknown, source = 'config.json'): LlamaConfig
     throw new ConfigError(`${source}: field "${issue.path.join('.')}": ${issue.message} (only Llama-architecture checkpoints are supported)`);
   }
   const c = parsed.data;
+  const kv = c.num_key_value_heads ?? c.num_attention_heads;
+  const head = c.hidden_size / c.num_attention_heads;
+  if (!Number.isInteger(head) || head % 2 !== 0) throw new ConfigError(`${source}: hidden_size ${c.hidden_size} / num_attention_heads ${c.num_attention_heads} must be an even integer head size`);
+  if (c.num_attention_heads % kv !== 0) throw new ConfigError(`${source}: num_attention_heads ${c.num_attention_heads} is not a multiple of num_key_value_heads ${kv}`);
   return {
     vocabSize: c.vocab_size,
     hiddenSize: c.hidden_size,
@@ -117,8 +137,41 @@ function readJson(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new ConfigError(`${path}: ${(error as Error).message}`);
+    throw new ConfigError(`${path}: not readable JSON (${(error as Error).message})`, { cause: error });
   }
+}
+
+/** A tokenizer.json file; errors name the file. */
+export function readTokenizer(path: string): ByteLevelBpeTokenizer {
+  const json = readJson(path);
+  try {
+    return ByteLevelBpeTokenizer.fromJSON(json);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${path}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/** The parameter names and shapes a config implies (the names LlamaModel gives them), without allocating. */
+export function llamaParameterShapes(config: LlamaConfig): Map<string, number[]> {
+  const { vocabSize: V, hiddenSize: C, intermediateSize: F, numHeads: H, numKvHeads: KV, numLayers: L } = config;
+  const D = C / H;
+  const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [V, C]]]);
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}.`;
+    shapes.set(`${p}input_layernorm.weight`, [C]);
+    shapes.set(`${p}self_attn.q_proj.weight`, [H * D, C]);
+    shapes.set(`${p}self_attn.k_proj.weight`, [KV * D, C]);
+    shapes.set(`${p}self_attn.v_proj.weight`, [KV * D, C]);
+    shapes.set(`${p}self_attn.o_proj.weight`, [C, H * D]);
+    shapes.set(`${p}post_attention_layernorm.weight`, [C]);
+    shapes.set(`${p}mlp.gate_proj.weight`, [F, C]);
+    shapes.set(`${p}mlp.up_proj.weight`, [F, C]);
+    shapes.set(`${p}mlp.down_proj.weight`, [C, F]);
+  }
+  shapes.set('model.norm.weight', [C]);
+  if (!config.tieWordEmbeddings) shapes.set('lm_head.weight', [V, C]);
+  return shapes;
 }
 
 export function loadCheckpoint(dir: string): Checkpoint {
@@ -126,18 +179,21 @@ export function loadCheckpoint(dir: string): Checkpoint {
     if (!existsSync(join(dir, file))) throw new ConfigError(`${dir}: missing ${file}; a checkpoint directory holds config.json, model.safetensors and tokenizer.json`);
   }
   const config = fromHfConfig(readJson(join(dir, 'config.json')), join(dir, 'config.json'));
-  const model = new LlamaModel(config, null);
   const weightsPath = join(dir, 'model.safetensors');
-  const { tensors } = decodeSafetensors(readFileSync(weightsPath), weightsPath);
-  for (const [name, param] of model.params) {
-    const stored = tensors.get(name);
-    if (!stored) throw new ConfigError(`${weightsPath}: tensor "${name}" is missing`);
-    if (stored.data.length !== param.size || stored.shape.join() !== param.shape.join()) {
-      throw new ConfigError(`${weightsPath}: tensor "${name}" has shape [${stored.shape}], config.json implies [${param.shape}]`);
-    }
-    param.data.set(stored.data);
+  const buffer = readFileSync(weightsPath);
+  // config.json against the tensor header before the model is allocated: a crafted config can then
+  // claim no more memory than the file actually holds.
+  const header = readSafetensorsHeader(buffer, weightsPath);
+  const stored = new Map(header.tensors.map((t) => [t.name, t.shape]));
+  for (const [name, shape] of llamaParameterShapes(config)) {
+    const found = stored.get(name);
+    if (!found) throw new ConfigError(`${weightsPath}: tensor "${name}" is missing (config.json in ${dir} describes a different model)`);
+    if (found.join() !== shape.join()) throw new ConfigError(`${weightsPath}: tensor "${name}" has shape [${found}], config.json implies [${shape}]`);
   }
-  const tokenizer = ByteLevelBpeTokenizer.fromJSON(readJson(join(dir, 'tokenizer.json')));
+  const { tensors } = decodeSafetensors(buffer, weightsPath);
+  const model = new LlamaModel(config, null);
+  for (const [name, param] of model.params) param.data.set(tensors.get(name)!.data);
+  const tokenizer = readTokenizer(join(dir, 'tokenizer.json'));
   if (tokenizer.vocabSize > config.vocabSize) throw new ConfigError(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but config.json vocab_size is ${config.vocabSize}`);
   const metadataPath = join(dir, 'mtsa.json');
   const metadata = existsSync(metadataPath) ? (readJson(metadataPath) as CheckpointMetadata) : {};

@@ -4,7 +4,9 @@
  */
 import type { ScoredConversation, SequenceLoss, SequenceLossResult, SequenceScore, StepOptions, TrainStepResult, TrainablePolicy } from '../../core/models.js';
 import type { Message } from '../../core/message.js';
+import { NumericalError } from '../../core/errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../engine/checkpoint/hf-checkpoint.js';
+import { firstNonFinite } from '../../engine/checkpoint/safetensors.js';
 import type { ScoredSequence } from '../../engine/log-probs.js';
 import { sequenceLogProbs } from '../../engine/log-probs.js';
 import { withBufferScope } from '../../engine/memory.js';
@@ -101,8 +103,25 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
     });
     this.optimizer.options.maxGradNorm = options.maxGradNorm ?? 1;
     this.optimizer.options.weightDecay = options.weightDecay ?? 0;
-    const { gradNorm } = this.optimizer.update(options.lr);
+    const loss = (result as SequenceLossResult).loss;
+    if (!Number.isFinite(loss)) throw new NumericalError(`model ${this.id}: the training loss is ${loss} at optimiser step ${this.optimizer.step + 1}; the weights or the training data are broken (no update was applied)`);
+    let gradNorm: number;
+    try {
+      ({ gradNorm } = this.optimizer.update(options.lr));
+    } catch (error) {
+      if (error instanceof NumericalError) throw new NumericalError(`model ${this.id}: ${error.message}; no update was applied`, { cause: error });
+      throw error;
+    }
+    this.assertFinite(`after optimiser step ${this.optimizer.step}`);
     return { scores, result: result as SequenceLossResult, gradNorm };
+  }
+
+  /** Throws a NumericalError naming this model and the first non-finite tensor (one pass: a sum of squares). */
+  assertFinite(when: string): void {
+    for (const [name, t] of this.model.params) {
+      const broken = firstNonFinite(t.data);
+      if (broken >= 0) throw new NumericalError(`model ${this.id}: weight "${name}" became ${t.data[broken]} ${when}; lower the learning rate or check the training data`);
+    }
   }
 
   /**
@@ -137,6 +156,7 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
   }
 
   async save(dir: string, metadata: Record<string, unknown> = {}): Promise<void> {
+    this.assertFinite(`before saving ${dir}`);
     saveCheckpoint(dir, { model: this.model, tokenizer: this.tokenizer, metadata: { chatTemplate: CHAT_TEMPLATE_ID, ...metadata } });
   }
 
