@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.js';
-import { acquireLockWaiting, removeStaleTemporaries, type DirectoryLock } from '../core/dir-lock.js';
+import { acquireLock, acquireLockWaiting, removeStaleTemporaries, type DirectoryLock } from '../core/dir-lock.js';
 import { ConfigError, MtsaError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { loadCheckpoint, readTokenizer, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
@@ -150,7 +150,9 @@ export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBui
   const dir = join(options.cacheDir, `arena-v${WORLD_VERSION}-${worldKey}`);
   // A complete entry is only read (the cache may be read-only, shared by several runs); anything
   // to build is built under the entry's lock, so two runs never race on a rename.
-  const lock = entryComplete(dir, config) ? null : lockEntry(dir, emit);
+  const complete = entryComplete(dir, config);
+  if (complete) removeLeftovers(dir);
+  const lock = complete ? null : lockEntry(dir, emit);
   try {
     return buildLocked(config, world, dir, started, emit);
   } finally {
@@ -164,6 +166,23 @@ function modelDir(dir: string, role: ArenaModelRole, config: ArenaConfig): strin
 
 function entryComplete(dir: string, config: ArenaConfig): boolean {
   return existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, `corpora-${hashOf(config.corpora)}`, 'think-before-attack.jsonl')) && ROLES.every((role) => existsSync(join(modelDir(dir, role, config), 'model.safetensors')));
+}
+
+const LEFTOVER = /^\..+\.(tmp|old)-\d+$/;
+
+/** Best effort, for a complete entry: what a killed build left behind, if the entry is writable and free. */
+function removeLeftovers(dir: string): void {
+  if (!readdirSync(dir).some((name) => LEFTOVER.test(name))) return;
+  try {
+    const lock = acquireLock(join(dir, '.build.lock'), 'mtsa arena cleanup', `arena cache entry ${dir}`);
+    try {
+      removeStaleTemporaries(dir);
+    } finally {
+      lock.release();
+    }
+  } catch {
+    // read-only or busy cache: the leftovers are harmless and go with the next build
+  }
 }
 
 function lockEntry(dir: string, emit: (event: BuildEvent) => void): DirectoryLock {

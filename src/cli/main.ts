@@ -111,7 +111,7 @@ async function main(argv: string[]): Promise<void> {
       progress.line(`mtsa run → ${outDir}${options.resume ? ' (resuming)' : ''}`);
       const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), configSource: options.config ?? (options.tiny ? '--tiny' : 'defaults'), onEvent: progressHandler(progress), log: (l) => progress.line(l) });
       progress.stop();
-      process.stdout.write(`\nMTSA summary (oracle-judged; 95% Wilson intervals)\n${summaryTable(summary)}\n${(summary.warnings ?? []).map((w) => `\n⚠ WARNING: ${w}`).join('')}\n\nreport: ${join(outDir, 'report.html')}\n`);
+      process.stdout.write(`\nMTSA summary (oracle-judged; 95% Wilson intervals)\n${summaryTable(summary)}\n${summary.warnings?.length ? `\n⚠ ${summary.warnings.length} WARNING(S) above: these figures may be wrong (also in summary.json and the report)` : ''}\n\nreport: ${join(outDir, 'report.html')}\n`);
     });
 
   program

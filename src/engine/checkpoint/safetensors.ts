@@ -100,7 +100,7 @@ export function readSafetensorsHeader(buffer: Buffer, source = 'safetensors'): S
     }
     if (!isRecord(entry)) throw bad(`tensor "${name}" is not an object`);
     const { dtype, shape, data_offsets: offsets } = entry;
-    if (typeof dtype !== 'string' || !(dtype in WIDTH)) throw bad(`tensor "${name}" has dtype ${JSON.stringify(dtype)}; supported: F32, F16, BF16`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(WIDTH, dtype)) throw bad(`tensor "${name}" has dtype ${typeof dtype === 'string' ? dtype : JSON.stringify(dtype)}; supported: F32, F16, BF16`);
     if (!Array.isArray(shape) || shape.length > 8 || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       throw bad(`tensor "${name}" has shape ${JSON.stringify(shape)}; a shape is a list of at most 8 non-negative integers`);
     }

@@ -96,15 +96,16 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
         chunk.forEach((item, i) => (scores[item.index] = { logProb: values[i], tokens: item.tokens }));
       });
       result = lossOf(scores);
+      const step = this.optimizer.step + 1;
+      if (!Number.isFinite(result.loss)) throw new NumericalError(`model ${this.id}: the training loss is ${result.loss} at optimiser step ${step}; the weights or the training data are broken (no update was applied)`);
       const gradients = result.gradients;
+      if (!gradients.every(Number.isFinite)) throw new NumericalError(`model ${this.id}: the loss gradient is not finite at optimiser step ${step} (no update was applied)`);
       if (gradients.length !== items.length) throw new Error(`trainStep: the loss returned ${gradients.length} gradients for ${items.length} sequences`);
       const terms = chunks.map((chunk, c) => ops.sum(ops.mul(logProbs[c], Tensor.from(chunk.map((item) => gradients[item.index])))));
       backward(terms.reduce((a, b) => ops.add(a, b)));
     });
     this.optimizer.options.maxGradNorm = options.maxGradNorm ?? 1;
     this.optimizer.options.weightDecay = options.weightDecay ?? 0;
-    const loss = (result as SequenceLossResult).loss;
-    if (!Number.isFinite(loss)) throw new NumericalError(`model ${this.id}: the training loss is ${loss} at optimiser step ${this.optimizer.step + 1}; the weights or the training data are broken (no update was applied)`);
     let gradNorm: number;
     try {
       ({ gradNorm } = this.optimizer.update(options.lr));
