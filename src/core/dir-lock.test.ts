@@ -24,7 +24,7 @@ describe('directory lock', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(LockHeldError);
-    expect((error as Error).message).toBe(`run directory ${dir} is in use by process ${process.pid} on ${hostname()} (mtsa run, since ${first.owner.startedAt}); wait for it to finish or stop it`);
+    expect((error as Error).message).toBe(`run directory ${dir} is in use by process ${process.pid} on ${hostname()} (mtsa run, since ${first.owner.startedAt}); wait for it to finish or stop it (if process ${process.pid} is not mtsa, delete ${path})`);
     first.release();
     expect(existsSync(path)).toBe(false);
     acquireLock(path, 'again', 'x').release();

@@ -86,7 +86,7 @@ export function acquireLock(path: string, purpose: string, what: string): Direct
       }
       const holder = readOwner(path);
       if (!isStale(holder)) {
-        const remedy = holder && holder.host !== hostname() ? `if no process on ${holder.host} uses it any more, delete ${path}` : 'wait for it to finish or stop it';
+        const remedy = holder && holder.host !== hostname() ? `if no process on ${holder.host} uses it any more, delete ${path}` : `wait for it to finish or stop it (if process ${holder?.pid} is not mtsa, delete ${path})`;
         throw new LockHeldError(`${what} is in use by ${describeOwner(holder)}; ${remedy}`, holder);
       }
       // Stale: move it aside. Only one racer gets the stale file; a racer that got a live lock puts it back.
@@ -105,7 +105,7 @@ export function acquireLock(path: string, purpose: string, what: string): Direct
           // someone else holds it now; either way it is not ours
         }
         rmSync(aside, { force: true });
-        throw new LockHeldError(`${what} is in use by ${describeOwner(moved)}; wait for it to finish or stop it`, moved);
+        throw new LockHeldError(`${what} is in use by ${describeOwner(moved)}; wait for it to finish or stop it (if process ${moved?.pid} is not mtsa, delete ${path})`, moved);
       }
       rmSync(aside, { force: true });
       tookOver = moved;

@@ -204,7 +204,7 @@ describe.sequential('fault injection', () => {
     const losers = [a, b].filter((r) => r.status !== 0);
     expect(winners, `${a.stderr}\n---\n${b.stderr}`).toHaveLength(1);
     expect(winners[0].stderr).toMatch(/took over the lock of process \d+ on .* \(mtsa run\), which is no longer running/);
-    expectCleanError(losers[0], new RegExp(`^mtsa: run directory ${dir} is in use by process \\d+ on ${hostname()} \\(mtsa run --resume, since [^)]+\\); wait for it to finish or stop it$`));
+    expectCleanError(losers[0], new RegExp(`^mtsa: run directory ${dir} is in use by process \\d+ on ${hostname()} \\(mtsa run --resume, since [^)]+\\); wait for it to finish or stop it \\(if process \\d+ is not mtsa, delete ${join(dir, '.lock')}\\)$`));
     expectRecordsOnce(dir);
     expect(lines(dir, 'trajectories.jsonl').length).toBe(lines(done, 'trajectories.jsonl').length);
     expect(existsSync(join(dir, '.lock'))).toBe(false);
@@ -264,6 +264,9 @@ describe.sequential('fault injection', () => {
     for (const entry of readdirSync(garbageCache)) writeFileSync(join(garbageCache, entry, 'tokenizer.json'), 'garbage');
     expectCleanError(await mtsa(['run', '--tiny', '--cache', garbageCache, '--out', join(base, 'garbage-tokenizer-run')]), /^mtsa: arena cache entry (\S+) is unusable: \1\/tokenizer\.json: not readable JSON .* Delete \1 and run again to rebuild it/);
 
+    const readOnly = await mtsa(['run', '--tiny', '--cache', cache, '--out', join(base, 'read-only')], { fault: 'erofs:config.resolved.json:1' });
+    expectCleanError(readOnly, new RegExp(`^mtsa: ${join(base, 'read-only')}/\\.config\\.resolved\\.json\\.tmp-\\d+ is on a read-only file system: choose another --out / --cache$`));
+
     const file = join(base, 'a-file');
     writeFileSync(file, '');
     expectCleanError(await mtsa(['run', '--tiny', '--cache', cache, '--out', join(file, 'run')]), new RegExp(`^mtsa: ${join(file, 'run')}: part of this path is a file, not a directory: choose another --out`));
@@ -279,5 +282,28 @@ describe.sequential('fault injection', () => {
     writeFileSync(truncating, 'mtsa:\n  sampling:\n    target:\n      maxTokens: 1000000000\n');
     expectCleanError(await mtsa(['run', '--tiny', '--config', truncating, '--cache', cache, '--out', join(base, 'never2')]), /field "mtsa\.sampling\.target\.maxTokens" is 1000000000: it would leave 0 of the target's \d+ positions/);
     expect(existsSync(join(base, 'never2'))).toBe(false);
+  }, 120_000);
+
+  it('two builds of one arena cache entry: one builds, the other waits and reuses it; leftovers of a killed build are removed', async () => {
+    const builder = join(root, 'test', 'faults', 'build-micro-arena.mjs');
+    const fresh = join(base, 'race-cache');
+    const build = () =>
+      new Promise<{ dir: string; events: string[] }>((resolve, reject) => {
+        const child = spawn(process.execPath, [builder, fresh], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`build exited ${code}`))));
+      });
+    const [a, b] = await Promise.all([build(), build()]);
+    const built = [a, b].filter((r) => r.events.includes('target'));
+    const waited = [a, b].filter((r) => r.events.includes('target (cached)'));
+    expect(built, JSON.stringify([a.events, b.events])).toHaveLength(1);
+    expect(waited).toHaveLength(1);
+    expect(waited[0].events[0]).toMatch(/^lock: waiting for process \d+ on .*, which is building this cache entry$/);
+    expect(readdirSync(a.dir).filter((f) => f.startsWith('.'))).toEqual([]);
+    const pid = await deadPid();
+    cpSync(join(a.dir, readdirSync(a.dir).find((f) => f.startsWith('target-'))!), join(a.dir, `.target-0123.tmp-${pid}`), { recursive: true });
+    await build();
+    expect(readdirSync(a.dir).filter((f) => f.startsWith('.'))).toEqual([]);
   }, 120_000);
 });

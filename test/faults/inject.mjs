@@ -2,6 +2,7 @@
  * Fault injection at the filesystem layer, preloaded into a real `mtsa` process with
  * `node --import ./test/faults/inject.mjs` (no test hook in the product code). MTSA_TEST_FAULT:
  *   enospc:<substring>:<n>  the n-th write to a path containing <substring> fails with ENOSPC
+ *                           (likewise erofs:…, eacces:…: a read-only file system, permission denied)
  *   kill:<substring>        the first write to such a path writes half its bytes, then SIGKILLs the process
  * Writes are writeSync/writeFileSync/appendFileSync (what the project uses); a file descriptor's
  * path is remembered from openSync.
@@ -15,18 +16,20 @@ const paths = new Map();
 let seen = 0;
 const original = { openSync: fs.openSync, closeSync: fs.closeSync, writeSync: fs.writeSync, writeFileSync: fs.writeFileSync, appendFileSync: fs.appendFileSync };
 
-function enospc(path) {
-  const error = new Error(`ENOSPC: no space left on device, write`);
-  Object.assign(error, { errno: -28, code: 'ENOSPC', syscall: 'write', path });
-  return error;
+const ERRNO = { enospc: [-28, 'no space left on device'], erofs: [-30, 'read-only file system'], eacces: [-13, 'permission denied'] };
+
+function failure(path) {
+  const [errno, text] = ERRNO[kind];
+  const code = kind.toUpperCase();
+  return Object.assign(new Error(`${code}: ${text}, write '${path}'`), { errno, code, syscall: 'write', path });
 }
 
 /** Returns true when the write must not happen (the fault replaced it). */
 function fault(path, write, bytesOf) {
   if (typeof path !== 'string' || !path.includes(pattern)) return false;
-  if (kind === 'enospc') {
+  if (kind in ERRNO) {
     seen++;
-    if (seen === Number(nth ?? 1)) throw enospc(path);
+    if (seen === Number(nth ?? 1)) throw failure(path);
     return false;
   }
   if (kind === 'kill') {
