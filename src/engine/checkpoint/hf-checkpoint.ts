@@ -97,7 +97,8 @@ export function fromHfConfig(json: unknown, source = 'config.json'): LlamaConfig
   const parsed = HfLlamaConfigSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError(`${source}: field "${issue.path.join('.')}": ${issue.message} (only Llama-architecture checkpoints are supported)`);
+    const remedy = issue.code === 'too_big' ? 'far above any real model: this config.json is corrupt or crafted' : 'only Llama-architecture checkpoints are supported';
+    throw new ConfigError(`${source}: field "${issue.path.join('.')}": ${issue.message} (${remedy})`);
   }
   const c = parsed.data;
   const kv = c.num_key_value_heads ?? c.num_attention_heads;
