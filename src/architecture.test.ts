@@ -13,7 +13,7 @@ const ALLOWED: Record<string, string[]> = {
   engine: ['core'],
   models: ['core', 'engine'],
   attacks: ['core'],
-  data: ['core'],
+  data: ['core', 'attacks'],
   training: ['core'],
   judges: ['core'],
   mtsa: ['core', 'attacks', 'data', 'training'],
