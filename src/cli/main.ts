@@ -14,6 +14,7 @@ import { blasKernels, useKernels } from '../engine/kernels/index.js';
 import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
 import { inspectArena } from './inspect.js';
+import { registerJudgeEval } from './judge-eval.js';
 import { Progress } from './progress.js';
 
 const ABLATIONS = ['last-turn', 'no-thought', 'random-selection'] as const;
@@ -149,6 +150,8 @@ async function main(argv: string[]): Promise<void> {
       ArenaConfigSchema.parse(config.arena);
       await inspectArena(config, { cacheDir: cacheDir(options.cache), stats: Boolean(options.stats), samples: Number(options.samples), repeats: Number(options.repeats), json: options.json, progress: new Progress() });
     });
+
+  registerJudgeEval(program, arena, { cacheDir, setUpKernels });
 
   try {
     await program.parseAsync(argv);

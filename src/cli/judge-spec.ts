@@ -1,0 +1,80 @@
+/**
+ * Judge specs: the strings `--judge` takes. In-process now: `arena-guard`, `arena-oracle`,
+ * `checkpoint:<dir>` (a guard checkpoint in the arena's format). Over served models:
+ * `llama-guard-3:<model>`, `llama-guard-4:<model>`, `harmbench:<model>` (raw prompts through a
+ * CompletionModel), `strongreject:<model>`, `rubric:<config.json>@<model>` (a ChatModel). The
+ * served kinds need `ServedModels`, which turns a model spec into a backend: that is the one
+ * wiring point left to the HTTP backend's model specs. Without it those specs are a clear error.
+ */
+import { basename, resolve } from 'node:path';
+import { ConfigError } from '../core/errors.js';
+import type { ChatModel, CompletionModel, Judge } from '../core/models.js';
+import { loadGuard, loadGuardCheckpoint, OracleJudge } from '../arena/agents.js';
+import { buildArena } from '../arena/build.js';
+import type { RunConfig } from '../config/run-config.js';
+import { HarmBenchJudge } from '../judges/harmbench.js';
+import { LlamaGuardJudge } from '../judges/llama-guard.js';
+import { loadRubricJudgeConfig, RubricJudge } from '../judges/rubric-judge.js';
+import { StrongRejectJudge } from '../judges/strongreject.js';
+
+/** Turns a model spec (server URL + model name, a checkpoint…) into a backend. Supplied by the caller. */
+export interface ServedModels {
+  completion(spec: string): CompletionModel;
+  chat(spec: string): ChatModel;
+}
+
+export interface JudgeSpecContext {
+  config: RunConfig;
+  cacheDir: string;
+  served?: ServedModels;
+}
+
+type JudgeFactory = (argument: string, context: JudgeSpecContext) => Judge;
+
+function served(context: JudgeSpecContext, spec: string): ServedModels {
+  if (!context.served) throw new ConfigError(`judge "${spec}" runs on a served model, and this build has no model specs wired in (use arena-guard, arena-oracle or checkpoint:<dir>; see docs/judges-and-data.md)`);
+  return context.served;
+}
+
+/** kind → factory; extend with registerJudgeSpec. */
+const FACTORIES = new Map<string, { describe: string; needsArgument: boolean; factory: JudgeFactory }>([
+  ['arena-guard', { describe: "the arena's learned guard, in-process", needsArgument: false, factory: (_, c) => loadGuard(buildArena(c.config.arena, { cacheDir: c.cacheDir })) }],
+  ['arena-oracle', { describe: "the arena's exact oracle (for comparison)", needsArgument: false, factory: () => new OracleJudge() }],
+  ['checkpoint', { describe: "checkpoint:<dir>: a guard checkpoint in the arena's prompt format, in-process", needsArgument: true, factory: (dir) => loadGuardCheckpoint(resolve(dir), `checkpoint:${basename(resolve(dir))}`) }],
+  ['llama-guard-3', { describe: 'llama-guard-3:<model>: Llama Guard 3 over a completion endpoint', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: served(c, `llama-guard-3:${m}`).completion(m) }, { version: 3 }) }],
+  ['llama-guard-4', { describe: 'llama-guard-4:<model>: Llama Guard 4 over a completion endpoint', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: served(c, `llama-guard-4:${m}`).completion(m) }, { version: 4 }) }],
+  ['harmbench', { describe: 'harmbench:<model>: the HarmBench Llama-2-13B classifier over a completion endpoint', needsArgument: true, factory: (m, c) => new HarmBenchJudge(served(c, `harmbench:${m}`).completion(m)) }],
+  ['strongreject', { describe: 'strongreject:<model>: the StrongREJECT rubric graded by a chat model', needsArgument: true, factory: (m, c) => new StrongRejectJudge(served(c, `strongreject:${m}`).chat(m)) }],
+  [
+    'rubric',
+    {
+      describe: 'rubric:<config.json>@<model>: a configurable rubric judge graded by a chat model',
+      needsArgument: true,
+      factory: (arg, c) => {
+        const at = arg.lastIndexOf('@');
+        if (at <= 0) throw new ConfigError(`judge "rubric:${arg}": expected rubric:<config.json>@<model>`);
+        const config = loadRubricJudgeConfig(arg.slice(0, at));
+        return new RubricJudge(served(c, `rubric:${arg}`).chat(arg.slice(at + 1)), config);
+      },
+    },
+  ],
+]);
+
+/** Adds (or replaces) a judge kind: the extension point for new judges and backends. */
+export function registerJudgeSpec(kind: string, describe: string, factory: JudgeFactory, needsArgument = true): void {
+  FACTORIES.set(kind, { describe, needsArgument, factory });
+}
+
+export function judgeSpecHelp(): string {
+  return [...FACTORIES.values()].map((f) => f.describe).join('; ');
+}
+
+export function resolveJudgeSpec(spec: string, context: JudgeSpecContext): Judge {
+  const colon = spec.indexOf(':');
+  const kind = colon < 0 ? spec : spec.slice(0, colon);
+  const argument = colon < 0 ? '' : spec.slice(colon + 1);
+  const entry = FACTORIES.get(kind);
+  if (!entry) throw new ConfigError(`unknown judge "${spec}"; known: ${[...FACTORIES.keys()].join(', ')}`);
+  if (entry.needsArgument && argument === '') throw new ConfigError(`judge "${spec}" needs an argument: ${entry.describe}`);
+  return entry.factory(argument, context);
+}
