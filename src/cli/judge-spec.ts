@@ -9,7 +9,7 @@
 import { basename, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { ChatModel, CompletionModel, Judge } from '../core/models.js';
-import { loadGuard, loadGuardCheckpoint, OracleJudge } from '../arena/agents.js';
+import { loadGuard, loadGuardCheckpoint, loadPolicy, OracleJudge } from '../arena/agents.js';
 import { buildArena } from '../arena/build.js';
 import type { RunConfig } from '../config/run-config.js';
 import { HarmBenchJudge } from '../judges/harmbench.js';
@@ -77,4 +77,23 @@ export function resolveJudgeSpec(spec: string, context: JudgeSpecContext): Judge
   if (!entry) throw new ConfigError(`unknown judge "${spec}"; known: ${[...FACTORIES.keys()].join(', ')}`);
   if (entry.needsArgument && argument === '') throw new ConfigError(`judge "${spec}" needs an argument: ${entry.describe}`);
   return entry.factory(argument, context);
+}
+
+/**
+ * Chat model specs for commands that need attackers and targets: `arena:target`, `arena:attacker`
+ * (the arena's base models), `checkpoint:<dir>` (one of our checkpoints), all in-process; anything
+ * else goes to ServedModels.chat. `inProcess` tells callers whether prefill and the user-speaking
+ * attacker are native (ours) or need the chat-server conventions (served).
+ */
+export function resolveChatModelSpec(spec: string, context: JudgeSpecContext, seed: number): { model: ChatModel; inProcess: boolean } {
+  if (spec === 'arena:target' || spec === 'arena:attacker') {
+    const build = buildArena(context.config.arena, { cacheDir: context.cacheDir });
+    return { model: loadPolicy(build.checkpoints[spec === 'arena:target' ? 'target' : 'attacker'], spec, seed), inProcess: true };
+  }
+  if (spec.startsWith('checkpoint:')) {
+    const dir = resolve(spec.slice('checkpoint:'.length));
+    return { model: loadPolicy(dir, `checkpoint:${basename(dir)}`, seed), inProcess: true };
+  }
+  if (!context.served) throw new ConfigError(`model "${spec}": served models are not wired into this build (use arena:target, arena:attacker or checkpoint:<dir>)`);
+  return { model: context.served.chat(spec), inProcess: false };
 }

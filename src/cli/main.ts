@@ -15,6 +15,7 @@ import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
 import { inspectArena } from './inspect.js';
 import { registerJudgeEval } from './judge-eval.js';
+import { registerStage1Data } from './stage1-data.js';
 import { Progress } from './progress.js';
 
 const ABLATIONS = ['last-turn', 'no-thought', 'random-selection'] as const;
@@ -152,6 +153,7 @@ async function main(argv: string[]): Promise<void> {
     });
 
   registerJudgeEval(program, arena, { cacheDir, setUpKernels });
+  registerStage1Data(program, { cacheDir, setUpKernels });
 
   try {
     await program.parseAsync(argv);
