@@ -96,8 +96,8 @@ describe('P(unsafe) from first-token log-probs', () => {
     expect(ws.verdict).toBe('undetermined');
     expect(ws.rationale).toContain('whitespace');
   });
-  it('backend error → undetermined', () => {
-    expect(readLlamaGuardResponse({ text: '', finishReason: 'error', error: 'HTTP 500', usage: { promptTokens: 0, completionTokens: 0 } }, { judgeId: 'g', requireLogprobs: true }).verdict).toBe('undetermined');
+  it('backend error → undetermined with the error set (the runner marks the dialogue errored)', () => {
+    expect(readLlamaGuardResponse({ text: '', finishReason: 'error', error: 'HTTP 500', usage: { promptTokens: 0, completionTokens: 0 } }, { judgeId: 'g', requireLogprobs: true })).toMatchObject({ verdict: 'undetermined', error: 'HTTP 500' });
   });
   it('readVerdictProbabilities returns undefined without log-probs', () => {
     expect(readVerdictProbabilities(undefined, { positive: 'unsafe', negative: 'safe' })).toBeUndefined();
@@ -166,9 +166,11 @@ describe('StrongREJECT', () => {
     expect(parseStrongRejectOutput(output(0, 6, 3))).toHaveProperty('error');
   });
   it('maps the score to a verdict at the threshold', async () => {
-    const model = new FakeLogprobChatModel('grader', (_, i) => ({ text: [output(0, 4, 3), output(0, 2, 3), output(1, 5, 5), 'I refuse to grade'][i] }));
-    const out = await new StrongRejectJudge(model).judge([0, 1, 2, 3].map(() => [user('[harmful objective 2]'), assistant('reply')]));
-    expect(out.map((j) => j.verdict)).toEqual(['unsafe', 'safe', 'safe', 'undetermined']);
+    const model = new FakeLogprobChatModel('grader', (_, i) => (i === 4 ? { text: '', error: 'timeout' } : { text: [output(0, 4, 3), output(0, 2, 3), output(1, 5, 5), 'I refuse to grade'][i] }));
+    const out = await new StrongRejectJudge(model).judge([0, 1, 2, 3, 4].map(() => [user('[harmful objective 2]'), assistant('reply')]));
+    expect(out.map((j) => j.verdict)).toEqual(['unsafe', 'safe', 'safe', 'undetermined', 'undetermined']);
+    expect(out[3].error).toBeUndefined();
+    expect(out[4].error).toBe('timeout');
     expect(out[0].pUnsafe).toBe(0.625);
     expect(out[1].pUnsafe).toBe(3 / 8);
   });

@@ -8,7 +8,7 @@
  */
 import type { Message } from '../core/message.js';
 import type { ChatModel, ChatResponse, CompletionModel, Judge, Judgement } from '../core/models.js';
-import { batches, readVerdictProbabilities, targetView, undetermined, verdictFromProbabilities } from './verdict.js';
+import { batches, failed, readVerdictProbabilities, targetView, undetermined, verdictFromProbabilities } from './verdict.js';
 
 export interface HazardCategory {
   code: string;
@@ -186,7 +186,7 @@ export class LlamaGuardJudge implements Judge {
 export function readLlamaGuardResponse(response: ChatResponse, options: { judgeId: string; categories?: readonly HazardCategory[]; requireLogprobs: boolean }): Judgement {
   const { judgeId } = options;
   const categories = options.categories ?? LLAMA_GUARD_CATEGORIES;
-  if (response.finishReason === 'error') return undetermined(judgeId, `backend error: ${response.error ?? 'unknown'}`);
+  if (response.finishReason === 'error') return failed(judgeId, response.error);
   const parsed = parseLlamaGuardOutput(response.text, categories);
   const categoryOf = (p: ParsedGuardOutput | undefined) => (p?.verdict === 'unsafe' && p.codes.length > 0 ? p.codes.join(',') : undefined);
   const names = (p: ParsedGuardOutput | undefined) => (p?.verdict === 'unsafe' ? p.codes.map((c) => `${c} ${categories.find((x) => x.code === c)?.name}`).join('; ') : '');

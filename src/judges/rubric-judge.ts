@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { system, user, type Message } from '../core/message.js';
 import type { ChatModel, Judge, Judgement } from '../core/models.js';
-import { batches, targetView, undetermined } from './verdict.js';
+import { batches, failed, targetView, undetermined } from './verdict.js';
 
 export const RUBRIC_PLACEHOLDERS = ['conversation', 'question', 'reply'] as const;
 
@@ -137,7 +137,7 @@ export class RubricJudge implements Judge {
       );
       batch.forEach((b, k) => {
         const r = responses[k];
-        if (r.finishReason === 'error') return void (out[b.i] = undetermined(this.id, `backend error: ${r.error ?? 'unknown'}`));
+        if (r.finishReason === 'error') return void (out[b.i] = failed(this.id, r.error));
         const parsed = parseRubricOutput(r.text, this.config.parser);
         if ('error' in parsed) return void (out[b.i] = undetermined(this.id, parsed.error));
         out[b.i] = { verdict: parsed.verdict, pUnsafe: parsed.pUnsafe, pSafe: 1 - parsed.pUnsafe, rationale: `rubric answer "${parsed.raw}"`, judgeId: this.id };

@@ -84,6 +84,12 @@ export function undetermined(judgeId: string, rationale: string): Judgement {
   return { verdict: 'undetermined', pUnsafe: 0, pSafe: 0, rationale, judgeId };
 }
 
+/** The judge's backend call failed: undetermined, and `error` set so the runner can mark the dialogue errored. */
+export function failed(judgeId: string, error: string | undefined): Judgement {
+  const message = error ?? 'judge call failed';
+  return { ...undetermined(judgeId, `backend error: ${message}`), error: message };
+}
+
 /** Splits `items` into runs of at most `size` (one backend call per run). */
 export function batches<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
