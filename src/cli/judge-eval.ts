@@ -67,10 +67,11 @@ export function registerJudgeEval(program: Command, arena: Command, hooks: Judge
     .option('--judge2 <spec>', 'a second judge, for Cohen κ between the two')
     .option('--json <file>', 'also write the figures as JSON')
     .option('-c, --config <file>', 'run config (its arena section, for arena-guard)')
+    .option('--tiny', 'the tiny configuration (its arena, for arena-guard)')
     .option('--cache <dir>', 'arena cache directory (default: $MTSA_CACHE or .mtsa-cache)')
     .action(async (options) => {
       hooks.setUpKernels();
-      const config = loadRunConfig(options.config);
+      const config = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
       const transcripts = loadLabelledTranscripts(options.labels);
       const context = { config, cacheDir: hooks.cacheDir(options.cache), served: hooks.served };
       const judges = [resolveJudgeSpec(options.judge, context), ...(options.judge2 ? [resolveJudgeSpec(options.judge2, context)] : [])];

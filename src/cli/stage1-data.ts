@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_TARGET_SAMPLING } from '../attacks/run-conversation.js';
 import { DEFAULT_ATTACKER_SAMPLING } from '../attacks/attacker.js';
-import { loadRunConfig } from '../config/run-config.js';
+import { loadRunConfig, tinyRunConfig } from '../config/run-config.js';
 import { loadObjectives, OBJECTIVE_FORMATS, type ObjectiveFormat } from '../data/loaders/objectives.js';
 import { generateStage1Data, STRATEGY_NAMES, ThoughtGuidedDataAttacker } from '../mtsa/stage1-data.js';
 import type { JudgeEvalCliHooks } from './judge-eval.js';
@@ -31,10 +31,11 @@ export function registerStage1Data(program: Command, hooks: JudgeEvalCliHooks): 
     .option('--no-instructions', 'do not prepend the thought-guided instructions (an attacker already trained on the format)')
     .option('--seed <n>', 'seed', '1')
     .option('-c, --config <file>', 'run config (arena section for arena:* specs)')
+    .option('--tiny', 'the tiny configuration (its arena, for arena:* specs)')
     .option('--cache <dir>', 'arena cache directory')
     .action(async (options) => {
       hooks.setUpKernels();
-      const config = loadRunConfig(options.config);
+      const config = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
       const seed = Number(options.seed);
       const context = { config, cacheDir: hooks.cacheDir(options.cache), served: hooks.served };
       let objectives = loadObjectives(options.objectives, options.objectivesFormat as ObjectiveFormat | undefined);
