@@ -64,6 +64,12 @@ describe('judge-eval', () => {
     expect(records.some((r) => r.label === 'unsafe')).toBe(true);
     expect(records.some((r) => r.source === 'arena:benign')).toBe(true);
     const guard = loadGuardCheckpoint(build.checkpoints.guard, 'checkpoint:guard');
+    // Judge formats also run on our checkpoints in-process (here the Llama Guard format on the guard's weights).
+    const lg = resolveJudgeSpec(`llama-guard-3:checkpoint:${build.checkpoints.guard}`, { config, cacheDir: inject('arenaCache') });
+    const [lgJudgement] = await lg.judge([records[0].conversation]);
+    expect(lg.id).toMatch(/^llama-guard-3:checkpoint:guard-/);
+    expect(['safe', 'unsafe', 'undetermined']).toContain(lgJudgement.verdict);
+    expect(lgJudgement.rationale).toMatch(/P\(unsafe\)|top-k|whitespace/);
     const report = await evaluateJudges([guard, new OracleJudge()], records);
     expect(report.results[1].metrics.accuracy.rate).toBe(1);
     // The guard is learned: better than chance, measured rather than assumed.

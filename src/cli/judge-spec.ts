@@ -1,16 +1,19 @@
 /**
- * Judge specs: the strings `--judge` takes. In-process now: `arena-guard`, `arena-oracle`,
- * `checkpoint:<dir>` (a guard checkpoint in the arena's format). Over served models:
+ * Judge specs: the strings `--judge` takes. In-process: `arena-guard`, `arena-oracle`,
+ * `checkpoint:<dir>` (a guard checkpoint in the arena's format). Judge formats on a model:
  * `llama-guard-3:<model>`, `llama-guard-4:<model>`, `harmbench:<model>` (raw prompts through a
- * CompletionModel), `strongreject:<model>`, `rubric:<config.json>@<model>` (a ChatModel). The
- * served kinds need `ServedModels`, which turns a model spec into a backend: that is the one
- * wiring point left to the HTTP backend's model specs. Without it those specs are a clear error.
+ * CompletionModel), `strongreject:<model>`, `rubric:<config.json>@<model>` (a ChatModel), where
+ * <model> is `checkpoint:<dir>` (our engine, in-process) or a served model. Served models need
+ * `ServedModels`, which turns a model spec into a backend: that is the one wiring point left to
+ * the HTTP backend's model specs. Without it those specs are a clear error.
  */
 import { basename, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { ChatModel, CompletionModel, Judge } from '../core/models.js';
 import { loadGuard, loadGuardCheckpoint, loadPolicy, OracleJudge } from '../arena/agents.js';
 import { buildArena } from '../arena/build.js';
+import { loadCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
+import { LocalCompletionModel } from '../models/local/local-completion-model.js';
 import type { RunConfig } from '../config/run-config.js';
 import { HarmBenchJudge } from '../judges/harmbench.js';
 import { LlamaGuardJudge } from '../judges/llama-guard.js';
@@ -32,8 +35,26 @@ export interface JudgeSpecContext {
 type JudgeFactory = (argument: string, context: JudgeSpecContext) => Judge;
 
 function served(context: JudgeSpecContext, spec: string): ServedModels {
-  if (!context.served) throw new ConfigError(`judge "${spec}" runs on a served model, and this build has no model specs wired in (use arena-guard, arena-oracle or checkpoint:<dir>; see docs/judges-and-data.md)`);
+  if (!context.served) throw new ConfigError(`judge "${spec}" runs on a served model, and this build has no model specs wired in (use arena-guard, arena-oracle, checkpoint:<dir>, or a judge kind on checkpoint:<dir>; see docs/judges-and-data.md)`);
   return context.served;
+}
+
+/** `checkpoint:<dir>` runs in-process (our engine); any other model spec goes to ServedModels. */
+function completionOf(model: string, context: JudgeSpecContext, judgeSpec: string): CompletionModel {
+  if (model.startsWith('checkpoint:')) {
+    const dir = resolve(model.slice('checkpoint:'.length));
+    const { model: llama, tokenizer } = loadCheckpoint(dir);
+    return new LocalCompletionModel(`checkpoint:${basename(dir)}`, llama, tokenizer);
+  }
+  return served(context, judgeSpec).completion(model);
+}
+
+function chatOf(model: string, context: JudgeSpecContext, judgeSpec: string): ChatModel {
+  if (model.startsWith('checkpoint:')) {
+    const dir = resolve(model.slice('checkpoint:'.length));
+    return loadPolicy(dir, `checkpoint:${basename(dir)}`, 0);
+  }
+  return served(context, judgeSpec).chat(model);
 }
 
 /** kind → factory; extend with registerJudgeSpec. */
@@ -41,10 +62,10 @@ const FACTORIES = new Map<string, { describe: string; needsArgument: boolean; fa
   ['arena-guard', { describe: "the arena's learned guard, in-process", needsArgument: false, factory: (_, c) => loadGuard(buildArena(c.config.arena, { cacheDir: c.cacheDir })) }],
   ['arena-oracle', { describe: "the arena's exact oracle (for comparison)", needsArgument: false, factory: () => new OracleJudge() }],
   ['checkpoint', { describe: "checkpoint:<dir>: a guard checkpoint in the arena's prompt format, in-process", needsArgument: true, factory: (dir) => loadGuardCheckpoint(resolve(dir), `checkpoint:${basename(resolve(dir))}`) }],
-  ['llama-guard-3', { describe: 'llama-guard-3:<model>: Llama Guard 3 over a completion endpoint', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: served(c, `llama-guard-3:${m}`).completion(m) }, { version: 3 }) }],
-  ['llama-guard-4', { describe: 'llama-guard-4:<model>: Llama Guard 4 over a completion endpoint', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: served(c, `llama-guard-4:${m}`).completion(m) }, { version: 4 }) }],
-  ['harmbench', { describe: 'harmbench:<model>: the HarmBench Llama-2-13B classifier over a completion endpoint', needsArgument: true, factory: (m, c) => new HarmBenchJudge(served(c, `harmbench:${m}`).completion(m)) }],
-  ['strongreject', { describe: 'strongreject:<model>: the StrongREJECT rubric graded by a chat model', needsArgument: true, factory: (m, c) => new StrongRejectJudge(served(c, `strongreject:${m}`).chat(m)) }],
+  ['llama-guard-3', { describe: 'llama-guard-3:<model>: Llama Guard 3 over a completion endpoint or checkpoint:<dir>', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-3:${m}`) }, { version: 3 }) }],
+  ['llama-guard-4', { describe: 'llama-guard-4:<model>: Llama Guard 4 over a completion endpoint', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-4:${m}`) }, { version: 4 }) }],
+  ['harmbench', { describe: 'harmbench:<model>: the HarmBench Llama-2-13B classifier over a completion endpoint', needsArgument: true, factory: (m, c) => new HarmBenchJudge(completionOf(m, c, `harmbench:${m}`)) }],
+  ['strongreject', { describe: 'strongreject:<model>: the StrongREJECT rubric graded by a chat model', needsArgument: true, factory: (m, c) => new StrongRejectJudge(chatOf(m, c, `strongreject:${m}`)) }],
   [
     'rubric',
     {
@@ -54,7 +75,7 @@ const FACTORIES = new Map<string, { describe: string; needsArgument: boolean; fa
         const at = arg.lastIndexOf('@');
         if (at <= 0) throw new ConfigError(`judge "rubric:${arg}": expected rubric:<config.json>@<model>`);
         const config = loadRubricJudgeConfig(arg.slice(0, at));
-        return new RubricJudge(served(c, `rubric:${arg}`).chat(arg.slice(at + 1)), config);
+        return new RubricJudge(chatOf(arg.slice(at + 1), c, `rubric:${arg}`), config);
       },
     },
   ],
