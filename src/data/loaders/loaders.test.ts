@@ -79,6 +79,11 @@ describe('over-refusal and helpfulness prompts', () => {
     expect(loadOverRefusalPrompts(f('or-bench-hard-1k.csv'))).toHaveLength(2);
     expect(() => loadOrBench(file('or-bad.csv', 'prompt,category\n[p],\n'))).toThrow(/or-bad\.csv:2: column "category" \(2\) category is empty/);
   });
+  it("JailbreakBench's benign behaviours are over-refusal prompts, not objectives", () => {
+    expect(loadOverRefusalPrompts(f('benign-behaviors.csv'))).toMatchObject([{ id: 'jbb-benign-1', request: '[benign request resembling objective 1]', category: 'Harassment/Discrimination' }]);
+    expect(() => loadObjectives(f('benign-behaviors.csv'))).toThrow(/benign behaviours, which are not harmful objectives/);
+    expect(loadObjectives(f('benign-behaviors.csv'), 'jailbreakbench')).toHaveLength(1);
+  });
   it('helpfulness JSONL', () => {
     expect(loadHelpfulnessPrompts(f('helpfulness.jsonl'))).toMatchObject([{ id: 'h1', request: '[benign request 1]', reference: '[answer 1]' }, { id: 'line-2', category: 'math' }]);
     expect(() => loadHelpfulnessPrompts(file('h.jsonl', '{"prompt": ""}\n'))).toThrow(/h\.jsonl:1: field "prompt"/);

@@ -8,7 +8,7 @@
  * Categories are kept (per-category ASR); HarmBench's ContextString is kept for its contextual
  * classifier prompt. `detectObjectiveFormat` picks the format from the file's header.
  */
-import { extname } from 'node:path';
+import { basename, extname } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
 import type { ObjectiveRef } from '../../core/trajectory.js';
@@ -66,6 +66,9 @@ export function loadObjectives(path: string, format?: ObjectiveFormat): LoadedOb
   }
   const probe = readCsv(path, { what: 'objectives', required: [] });
   const chosen = format ?? detectObjectiveFormat(path, probe.header);
+  if (format === undefined && chosen === 'jailbreakbench' && /benign/i.test(basename(path))) {
+    throw new ConfigError(`${path}: this looks like JailbreakBench's benign behaviours, which are not harmful objectives; load it as over-refusal prompts, or pass the format explicitly to use it as objectives`);
+  }
   if (chosen === 'jsonl') throw new ConfigError(`${path}: format jsonl given for a CSV file`);
   const required = chosen === 'csv' ? [] : REQUIRED[chosen];
   const { header, rows } = readCsv(path, { what: `${chosen} objectives`, required });

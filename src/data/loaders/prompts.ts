@@ -3,6 +3,7 @@
  *   xstest     xstest_prompts.csv: id, prompt, type, label, focus, note — only `label = safe` rows
  *              are over-refusal prompts (the unsafe `contrast_*` rows are not); `type` is kept
  *   orbench    or-bench-80k.csv / or-bench-hard-1k.csv: prompt, category
+ *   jailbreakbench-benign  benign-behaviors.csv: Index, Goal, Target, Behavior, Category, Source
  *   helpfulness JSONL: {"prompt" | "request": …, "id"?: …, "reference"?: …, "category"?: …}
  */
 import { z } from 'zod';
@@ -49,12 +50,25 @@ export function loadOrBench(path: string): LoadedPrompt[] {
   });
 }
 
-export type OverRefusalFormat = 'xstest' | 'orbench';
+const JbbBenignRowSchema = z.object({ Index: z.string().regex(/^\d+$/, { message: 'Index must be a whole number' }), Goal: nonEmpty('Goal'), Category: nonEmpty('Category') });
 
-/** XSTest or OR-Bench, told apart by the header when no format is given. */
+/** JailbreakBench's benign behaviours (thematically close to the harmful ones): prompts a target should answer. */
+export function loadJailbreakBenchBenign(path: string): LoadedPrompt[] {
+  const { header, rows } = readCsv(path, { what: 'JailbreakBench benign behaviours', required: ['Index', 'Goal', 'Target', 'Behavior', 'Category', 'Source'] });
+  return rows.map((row) => {
+    const r = parseCsvRow(path, header, row, JbbBenignRowSchema);
+    return { id: `jbb-benign-${r.Index}`, request: r.Goal, category: r.Category, origin: `${path}:${row.line}` };
+  });
+}
+
+export type OverRefusalFormat = 'xstest' | 'orbench' | 'jailbreakbench-benign';
+
+/** XSTest, OR-Bench or JailbreakBench's benign set, told apart by the header when no format is given. */
 export function loadOverRefusalPrompts(path: string, format?: OverRefusalFormat): LoadedPrompt[] {
-  const chosen = format ?? (readCsv(path, { what: 'over-refusal prompts', required: [] }).header.includes('label') ? 'xstest' : 'orbench');
-  return chosen === 'xstest' ? loadXsTest(path) : loadOrBench(path);
+  const header = format ? [] : readCsv(path, { what: 'over-refusal prompts', required: [] }).header;
+  const chosen = format ?? (header.includes('label') ? 'xstest' : header.includes('Goal') ? 'jailbreakbench-benign' : 'orbench');
+  if (chosen === 'xstest') return loadXsTest(path);
+  return chosen === 'jailbreakbench-benign' ? loadJailbreakBenchBenign(path) : loadOrBench(path);
 }
 
 const HelpfulnessSchema = z
