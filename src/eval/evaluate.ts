@@ -7,6 +7,7 @@
  */
 import { user } from '../core/message.js';
 import type { ChatModel, Embedder, Judge, SamplingOptions } from '../core/models.js';
+import { ConfigError } from '../core/errors.js';
 import { hashString } from '../core/rng.js';
 import { rateOf, type Rate } from '../core/stats.js';
 import type { Trajectory } from '../core/trajectory.js';
@@ -142,7 +143,7 @@ async function capabilityResult(target: number, suite: EvaluationSuite, replies:
   else if (suite.isHelpful && suite.isRefusal) {
     helpful = suite.capabilityItems.map((item, i) => suite.isHelpful!(item, replies[i]));
     refusal = replies.map((reply) => suite.isRefusal!(reply));
-  } else throw new Error('evaluation suite has neither assessCapability nor isHelpful and isRefusal');
+  } else throw new ConfigError('evaluation suite has neither assessCapability nor isHelpful and isRefusal: give it one way to judge capability replies');
   const of = (kind: CapabilityItem['kind'], flags: boolean[]) => suite.capabilityItems.map((item, i) => ({ item, flag: flags[i] })).filter((x) => x.item.kind === kind).map((x) => x.flag);
   return { target, helpfulness: rateOf(of('benign', helpful)), overRefusal: rateOf(of('borderline', refusal)) };
 }
