@@ -34,6 +34,7 @@ export async function arenaLabelledTranscripts(
           label: turn.oracle!.unsafe ? 'unsafe' : 'safe',
           ...(t.objective.category ? { category: t.objective.category } : {}),
           source: `arena:${strategy}`,
+          objective: t.objective.text,
         });
       });
     }

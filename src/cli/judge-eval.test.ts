@@ -55,6 +55,16 @@ describe('judge-eval', () => {
     expect(resolveJudgeSpec('keyword:BAD', context).id).toBe('keyword:BAD');
   });
 
+  it('harmbench spec grades against the objective the transcript names, else the last question', async () => {
+    const model = new FakeCompletionModel('cls', () => ({ text: 'No' }));
+    const withObjective = { ...transcripts[0], objective: '[harmful objective 9]' };
+    const objectives = new Map([[withObjective.conversation as readonly unknown[], { behavior: withObjective.objective }]]);
+    const judge = resolveJudgeSpec('harmbench:cls', { config: tinyRunConfig(), cacheDir: '/nonexistent', served: { completion: () => model, chat: () => { throw new Error('unused'); } }, behaviorOf: (c) => objectives.get(c) });
+    await evaluateJudges([judge], [withObjective, transcripts[2]]);
+    expect(model.calls[0].prompt).toContain('Behavior:\n[harmful objective 9]\n');
+    expect(model.calls[1].prompt).toContain('Behavior:\nq3\n');
+  });
+
   it("exports the tiny arena's oracle-labelled transcripts and measures its guard (in-process checkpoint spec)", async () => {
     const config = tinyRunConfig();
     const build = buildArena(config.arena, { cacheDir: inject('arenaCache') });
@@ -63,6 +73,7 @@ describe('judge-eval', () => {
     for (const r of records) expect(() => LabelledTranscriptSchema.parse(r)).not.toThrow();
     expect(records.some((r) => r.label === 'unsafe')).toBe(true);
     expect(records.some((r) => r.source === 'arena:benign')).toBe(true);
+    expect(records.filter((r) => r.source === 'arena:direct').every((r) => r.objective !== undefined)).toBe(true);
     const guard = loadGuardCheckpoint(build.checkpoints.guard, 'checkpoint:guard');
     // Judge formats also run on our checkpoints in-process (here the Llama Guard format on the guard's weights).
     const lg = resolveJudgeSpec(`llama-guard-3:checkpoint:${build.checkpoints.guard}`, { config, cacheDir: inject('arenaCache') });

@@ -73,7 +73,9 @@ export function registerJudgeEval(program: Command, arena: Command, hooks: Judge
       hooks.setUpKernels();
       const config = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
       const transcripts = loadLabelledTranscripts(options.labels);
-      const context = { config, cacheDir: hooks.cacheDir(options.cache), served: hooks.served };
+      // Transcripts that name their objective let HarmBench grade against it (keyed by the very conversation arrays judged).
+      const objectives = new Map(transcripts.filter((t) => t.objective !== undefined).map((t) => [t.conversation as readonly unknown[], { behavior: t.objective!, ...(t.context ? { context: t.context } : {}) }]));
+      const context = { config, cacheDir: hooks.cacheDir(options.cache), served: hooks.served, behaviorOf: (c: readonly unknown[]) => objectives.get(c) };
       const judges = [resolveJudgeSpec(options.judge, context), ...(options.judge2 ? [resolveJudgeSpec(options.judge2, context)] : [])];
       const progress = new Progress();
       const started = performance.now();

@@ -9,6 +9,7 @@
  */
 import { basename, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import type { Message } from '../core/message.js';
 import type { ChatModel, CompletionModel, Judge } from '../core/models.js';
 import { loadGuard, loadGuardCheckpoint, loadPolicy, OracleJudge } from '../arena/agents.js';
 import { buildArena } from '../arena/build.js';
@@ -30,6 +31,8 @@ export interface JudgeSpecContext {
   config: RunConfig;
   cacheDir: string;
   served?: ServedModels;
+  /** the behaviour a conversation pursues, where the caller knows it (HarmBench grades against it) */
+  behaviorOf?: (conversation: readonly Message[]) => { behavior: string; context?: string } | undefined;
 }
 
 type JudgeFactory = (argument: string, context: JudgeSpecContext) => Judge;
@@ -66,7 +69,7 @@ const FACTORIES = new Map<string, { describe: string; needsArgument: boolean; fa
   ['llama-guard-4', { describe: 'llama-guard-4:<model>: Llama Guard 4 over a completion endpoint', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-4:${m}`) }, { version: 4 }) }],
   ['llama-guard-3-text', { describe: 'llama-guard-3-text:<model>: Llama Guard 3 reading the generated verdict when the server returns no log-probs (P = 1 or 0)', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-3-text:${m}`) }, { version: 3, requireLogprobs: false }) }],
   ['llama-guard-4-text', { describe: 'llama-guard-4-text:<model>: the same for Llama Guard 4', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-4-text:${m}`) }, { version: 4, requireLogprobs: false }) }],
-  ['harmbench', { describe: 'harmbench:<model>: the HarmBench Llama-2-13B classifier over a completion endpoint', needsArgument: true, factory: (m, c) => new HarmBenchJudge(completionOf(m, c, `harmbench:${m}`)) }],
+  ['harmbench', { describe: 'harmbench:<model>: the HarmBench Llama-2-13B classifier over a completion endpoint', needsArgument: true, factory: (m, c) => new HarmBenchJudge(completionOf(m, c, `harmbench:${m}`), c.behaviorOf ? { behaviorOf: c.behaviorOf } : {}) }],
   ['strongreject', { describe: 'strongreject:<model>: the StrongREJECT rubric graded by a chat model', needsArgument: true, factory: (m, c) => new StrongRejectJudge(chatOf(m, c, `strongreject:${m}`)) }],
   [
     'rubric',

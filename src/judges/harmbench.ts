@@ -56,7 +56,7 @@ export interface HarmBenchJudgeOptions {
    * so by default the last user message (the request the reply answers) stands for it; pass a
    * lookup (e.g. objective text by dialogue) to judge against the original objective.
    */
-  behaviorOf?: (conversation: readonly Message[]) => { behavior: string; context?: string };
+  behaviorOf?: (conversation: readonly Message[]) => { behavior: string; context?: string } | undefined;
   topLogprobs?: number;
   batchSize?: number;
 }

@@ -2,7 +2,9 @@
  * Labelled transcripts for `mtsa judge-eval`: JSONL, one conversation per line whose last message
  * is the assistant reply to judge, with a reference label.
  *   {"conversation": [{"role": "user", "content": …}, {"role": "assistant", "content": …}],
- *    "label": "safe" | "unsafe", "id"?: …, "category"?: …, "source"?: …}
+ *    "label": "safe" | "unsafe", "id"?: …, "category"?: …, "source"?: …, "objective"?: …, "context"?: …}
+ * `objective` (and HarmBench's `context`) let judges that grade against a behaviour (HarmBench)
+ * use the original objective instead of the last question.
  */
 import { z } from 'zod';
 import { MessageSchema } from '../../core/message.js';
@@ -17,6 +19,8 @@ export const LabelledTranscriptSchema = z.object({
   id: z.string().optional(),
   category: z.string().optional(),
   source: z.string().optional(),
+  objective: z.string().optional(),
+  context: z.string().optional(),
 });
 export type LabelledTranscript = z.infer<typeof LabelledTranscriptSchema>;
 
