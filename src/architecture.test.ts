@@ -13,17 +13,18 @@ const ALLOWED: Record<string, string[]> = {
   engine: ['core'],
   models: ['core', 'engine'],
   attacks: ['core'],
-  data: ['core'],
+  data: ['core', 'attacks'],
   training: ['core'],
+  judges: ['core'],
   mtsa: ['core', 'attacks', 'data', 'training'],
   eval: ['core', 'attacks', 'data', 'mtsa'],
   storage: ['core', 'data'],
   report: ['core', 'data'],
   arena: ['core', 'engine', 'models', 'attacks', 'data', 'eval'],
   config: ['core', 'arena', 'mtsa'],
-  run: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config'],
-  cli: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run'],
-  testing: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run'],
+  run: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'judges'],
+  cli: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run', 'judges'],
+  testing: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run', 'judges'],
 };
 
 const src = dirname(fileURLToPath(import.meta.url));

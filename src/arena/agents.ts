@@ -41,11 +41,16 @@ export function loadPolicy(dir: string, id: string, seed: number, maxBatch = 64)
 }
 
 export function loadGuard(build: ArenaBuild): ClassifierJudge {
-  const { model, tokenizer } = loadCheckpoint(build.checkpoints.guard);
+  return loadGuardCheckpoint(build.checkpoints.guard, 'arena:guard');
+}
+
+/** A guard checkpoint in the arena's prompt format (the arena guard, or one trained like it), in-process. */
+export function loadGuardCheckpoint(dir: string, id: string): ClassifierJudge {
+  const { model, tokenizer } = loadCheckpoint(dir);
   const template = new ChatTemplate(tokenizer);
   const render = (c: readonly Message[]) => [system(GUARD_INSTRUCTION), user(guardTranscript(c))];
   return new ClassifierJudge(model, tokenizer, {
-    id: 'arena:guard',
+    id,
     formatPrompt: (conversation) => fitConversation(template, conversation, render, model.config.maxPositions),
   });
 }

@@ -15,6 +15,8 @@ import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
 import { describeError, errorDetails } from './errors.js';
 import { inspectArena } from './inspect.js';
+import { registerJudgeEval } from './judge-eval.js';
+import { registerStage1Data } from './stage1-data.js';
 import { Progress } from './progress.js';
 
 const ABLATIONS = ['last-turn', 'no-thought', 'random-selection'] as const;
@@ -159,6 +161,9 @@ async function main(argv: string[]): Promise<void> {
       ArenaConfigSchema.parse(config.arena);
       await inspectArena(config, { cacheDir: cacheDir(options.cache), stats: Boolean(options.stats), samples: Number(options.samples), repeats: Number(options.repeats), json: options.json, progress: new Progress() });
     });
+
+  registerJudgeEval(program, arena, { cacheDir, setUpKernels });
+  registerStage1Data(program, { cacheDir, setUpKernels });
 
   try {
     await program.parseAsync(argv);

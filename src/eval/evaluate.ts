@@ -7,6 +7,7 @@
  */
 import { user } from '../core/message.js';
 import type { ChatModel, Embedder, Judge, SamplingOptions } from '../core/models.js';
+import { ConfigError } from '../core/errors.js';
 import { hashString } from '../core/rng.js';
 import { rateOf, type Rate } from '../core/stats.js';
 import type { Trajectory } from '../core/trajectory.js';
@@ -57,6 +58,8 @@ export interface EvaluationResult {
   judgeOracleAgreement: Rate | null;
   /** per harm category, the final red team against T0 and the final target */
   categories: { category: string; first: Rate | null; last: Rate | null }[];
+  /** 'oracle' or 'judge-only (no oracle)': what decided attack success */
+  groundTruth: 'oracle' | 'judge-only (no oracle)';
 }
 
 export interface EvaluationOptions {
@@ -81,11 +84,13 @@ function asrOf(trajectories: readonly Trajectory[]): { oracle: Rate | null; guar
   };
 }
 
-async function attack(suite: EvaluationSuite, attacker: AttackerAgent, target: ChatModel, judge: Judge, label: string, options: EvaluationOptions): Promise<Trajectory[]> {
-  const starts = suite.harmfulObjectives.flatMap((objective) =>
+async function attack(suite: EvaluationSuite, attacker: AttackerAgent, target: ChatModel, judge: Judge, label: string, options: EvaluationOptions, ood = false): Promise<Trajectory[]> {
+  const objectives = ood ? (suite.oodObjectives ?? suite.harmfulObjectives) : suite.harmfulObjectives;
+  const starts = objectives.flatMap((objective) =>
     Array.from({ length: options.repeats }, (_, r) => ({ id: `${label}|${objective.id}|${r}`, seed: hashString(`eval|${objective.id}|${r}`, options.seed), objective })),
   );
-  return runConversations(starts, { attacker, target, judge, maxTurns: options.maxTurns, targetSampling: options.targetSampling, oracle: suite.oracle });
+  const maxTurns = ood ? (suite.oodMaxTurns ?? options.maxTurns) : options.maxTurns;
+  return runConversations(starts, { attacker, target, judge, maxTurns, targetSampling: options.targetSampling, oracle: suite.oracle });
 }
 
 export async function evaluate(models: EvaluationModels, suite: EvaluationSuite, options: EvaluationOptions): Promise<EvaluationResult> {
@@ -106,7 +111,7 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   const capability: CapabilityResult[] = [];
   for (let t = 0; t <= n; t++) {
     options.onCell?.(`eval/ood/T${t}`, done, total);
-    const out = await options.store.step(`eval/ood/T${t}`, async () => ({ trajectories: await attack(suite, suite.oodAttacker(), models.targets[t], models.judge, `OODxT${t}`, options) }));
+    const out = await options.store.step(`eval/ood/T${t}`, async () => ({ trajectories: await attack(suite, suite.oodAttacker(), models.targets[t], models.judge, `OODxT${t}`, options, true) }));
     const a = asrOf(out.trajectories!);
     ood.push({ target: t, oracleAsr: a.oracle, guardAsr: a.guard });
     done++;
@@ -115,7 +120,7 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
       const responses = await models.targets[t].generate(suite.capabilityItems.map((item, i) => ({ messages: [user(item.request)], sampling: options.capabilitySampling, seed: hashString(`capability|${i}`, options.seed) })));
       return { replies: responses.map((r) => r.text) };
     });
-    capability.push(capabilityResult(t, suite, replies.replies));
+    capability.push(await capabilityResult(t, suite, replies.replies));
     done++;
   }
   const cells: AttackCell[] = cellsToRun.map(([r, t]) => {
@@ -128,16 +133,19 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   const judged = [...trajectoriesOf.values()].flat().flatMap((t) => t.turns).filter((turn) => turn.oracle !== undefined);
   const judgeOracleAgreement = judged.length ? rateOf(judged.map((turn) => (turn.judgement.verdict === 'unsafe') === turn.oracle!.unsafe)) : null;
   const categories = categoryBreakdown(trajectoriesOf.get(`${n},0`) ?? [], trajectoriesOf.get(`${n},${n}`) ?? []);
-  return { cells, ood, capability, diversity, judgeOracleAgreement, categories };
+  return { cells, ood, capability, diversity, judgeOracleAgreement, categories, groundTruth: suite.groundTruth ?? (suite.oracle ? 'oracle' : 'judge-only (no oracle)') };
 }
 
-function capabilityResult(target: number, suite: EvaluationSuite, replies: readonly string[]): CapabilityResult {
-  const of = (kind: CapabilityItem['kind']) => suite.capabilityItems.map((item, i) => ({ item, reply: replies[i] })).filter((x) => x.item.kind === kind);
-  return {
-    target,
-    helpfulness: rateOf(of('benign').map((x) => suite.isHelpful(x.item, x.reply))),
-    overRefusal: rateOf(of('borderline').map((x) => suite.isRefusal(x.reply))),
-  };
+async function capabilityResult(target: number, suite: EvaluationSuite, replies: readonly string[]): Promise<CapabilityResult> {
+  let helpful: boolean[];
+  let refusal: boolean[];
+  if (suite.assessCapability) ({ helpful, refusal } = await suite.assessCapability(suite.capabilityItems, replies));
+  else if (suite.isHelpful && suite.isRefusal) {
+    helpful = suite.capabilityItems.map((item, i) => suite.isHelpful!(item, replies[i]));
+    refusal = replies.map((reply) => suite.isRefusal!(reply));
+  } else throw new ConfigError('evaluation suite has neither assessCapability nor isHelpful and isRefusal: give it one way to judge capability replies');
+  const of = (kind: CapabilityItem['kind'], flags: boolean[]) => suite.capabilityItems.map((item, i) => ({ item, flag: flags[i] })).filter((x) => x.item.kind === kind).map((x) => x.flag);
+  return { target, helpfulness: rateOf(of('benign', helpful)), overRefusal: rateOf(of('borderline', refusal)) };
 }
 
 async function attackDiversity(redTeam: number, trajectories: readonly Trajectory[], embedder: Embedder): Promise<DiversityResult> {

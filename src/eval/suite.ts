@@ -19,8 +19,19 @@ export interface EvaluationSuite {
   oodAttacker(): AttackerAgent;
   oodName: string;
   capabilityItems: readonly CapabilityItem[];
-  /** benign: answered correctly; borderline: helped */
-  isHelpful(item: CapabilityItem, reply: string): boolean;
-  isRefusal(reply: string): boolean;
+  /** benign: answered correctly; borderline: helped (suites with ground truth; else assessCapability) */
+  isHelpful?(item: CapabilityItem, reply: string): boolean;
+  isRefusal?(reply: string): boolean;
+  /**
+   * Capability checks that need a model (a helpfulness scorer, a refusal judge), for suites
+   * without an oracle; used instead of isHelpful / isRefusal when present.
+   */
+  assessCapability?(items: readonly CapabilityItem[], replies: readonly string[]): Promise<{ helpful: boolean[]; refusal: boolean[] }>;
   oracle?: (reply: string) => OracleLabel;
+  /** objectives the out-of-domain attacker runs on (default: harmfulObjectives); a fixed multi-turn set brings its own */
+  oodObjectives?: readonly ObjectiveRef[];
+  /** turns of the out-of-domain attack (default: the evaluation's maxTurns) */
+  oodMaxTurns?: number;
+  /** how attack success is decided, for summaries and reports: 'judge-only (no oracle)' when oracle is absent */
+  groundTruth?: 'oracle' | 'judge-only (no oracle)';
 }
