@@ -12,6 +12,7 @@ const ALLOWED: Record<string, string[]> = {
   core: [],
   engine: ['core'],
   models: ['core', 'engine'],
+  export: ['core', 'engine', 'models'],
   attacks: ['core'],
   data: ['core'],
   training: ['core'],
@@ -22,7 +23,7 @@ const ALLOWED: Record<string, string[]> = {
   arena: ['core', 'engine', 'models', 'attacks', 'data', 'eval'],
   config: ['core', 'arena', 'mtsa'],
   run: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config'],
-  cli: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run'],
+  cli: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run', 'export'],
   testing: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run'],
 };
 

@@ -13,6 +13,7 @@ import { MtsaError } from '../core/errors.js';
 import { blasKernels, useKernels } from '../engine/kernels/index.js';
 import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
+import { registerExportCommands } from './export.js';
 import { inspectArena } from './inspect.js';
 import { Progress } from './progress.js';
 
@@ -149,6 +150,8 @@ async function main(argv: string[]): Promise<void> {
       ArenaConfigSchema.parse(config.arena);
       await inspectArena(config, { cacheDir: cacheDir(options.cache), stats: Boolean(options.stats), samples: Number(options.samples), repeats: Number(options.repeats), json: options.json, progress: new Progress() });
     });
+
+  registerExportCommands(program);
 
   try {
     await program.parseAsync(argv);
