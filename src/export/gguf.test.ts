@@ -97,6 +97,7 @@ describe.skipIf(!venv.python)('GGUF files read by llama.cpp’s gguf Python pack
       'llama.rope.freq_base': 10000,
       'tokenizer.ggml.model': 'gpt2',
       'tokenizer.ggml.pre': 'gpt-2',
+      'tokenizer.ggml.pretokenizer': "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
       'tokenizer.ggml.bos_token_id': tokenizer.specialTokenId('<|bos|>'),
       'tokenizer.ggml.eos_token_id': tokenizer.specialTokenId('<|end|>'),
       'tokenizer.ggml.padding_token_id': tokenizer.specialTokenId('<|pad|>'),

@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import { loadCheckpoint, type Checkpoint } from '../engine/checkpoint/hf-checkpoint.js';
+import { PRE_TOKEN_PATTERN } from '../engine/tokenizer/byte-level-bpe.js';
 import { CHAT_TEMPLATE_ID, SPECIAL_TOKENS } from '../models/chat-template.js';
 import { MTSA_CHAT_TEMPLATE_JINJA } from '../models/chat-template-jinja.js';
 import { encodeGguf, encodeTensor, GgmlType, gguf, Q8_0_BLOCK, type GgufTensor, type GgufValue } from './gguf-writer.js';
@@ -20,6 +21,12 @@ export type GgufOutputType = 'f32' | 'f16' | 'q8_0';
  * docs/gguf.md for the check and the few code points where the two still differ).
  */
 export const GGUF_PRE_TOKENIZER = 'gpt-2';
+
+/**
+ * The pre-tokenisation regex itself, under the key Ollama's Go tokenizer reads
+ * (`tokenizer.ggml.pretokenizer`); without it Ollama assumes Llama 3's pattern. llama.cpp ignores it.
+ */
+export const GGUF_PRE_TOKENIZER_REGEX = PRE_TOKEN_PATTERN.source;
 
 /** llama.cpp token types */
 export enum GgufTokenType {
@@ -92,6 +99,7 @@ function tokenizerMetadata(checkpoint: Checkpoint, vocabSize: number): [string, 
   const entries: [string, GgufValue][] = [
     ['tokenizer.ggml.model', gguf.string('gpt2')],
     ['tokenizer.ggml.pre', gguf.string(GGUF_PRE_TOKENIZER)],
+    ['tokenizer.ggml.pretokenizer', gguf.string(GGUF_PRE_TOKENIZER_REGEX)],
     ['tokenizer.ggml.tokens', gguf.strings(tokens)],
     ['tokenizer.ggml.token_type', gguf.i32s(types)],
     ['tokenizer.ggml.merges', gguf.strings(json.model.merges.map(([left, right]) => `${left} ${right}`))],
