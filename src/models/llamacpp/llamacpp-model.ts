@@ -44,6 +44,11 @@ interface GenerationJob {
   topLogprobs?: number;
 }
 
+/** A request llama.cpp failed on is an item-level error, not a failed batch. */
+function failed(error: unknown, promptTokens: number): ChatResponse {
+  return { text: '', finishReason: 'error', error: `llama.cpp: ${(error as Error)?.message ?? String(error)}`, usage: { promptTokens, completionTokens: 0 } };
+}
+
 export class LlamaCppModel implements ChatModel, CompletionModel {
   readonly id: string;
   /** which template renders chat prompts */
@@ -127,8 +132,14 @@ export class LlamaCppModel implements ChatModel, CompletionModel {
   /** Text of tokens; control tokens are dropped unless `special` */
   detokenize(ids: readonly number[], special = false): string {
     const tokens = ids as readonly Token[];
-    if (!this.tokenBytes || special) return this.model.detokenize(tokens, special);
-    const parts = tokens.map((token) => this.tokenBytes![token] ?? new TextEncoder().encode(this.model.detokenize([token], false)));
+    if (!this.tokenBytes) return this.model.detokenize(tokens, special);
+    const encoder = new TextEncoder();
+    const parts = tokens.map((token) => {
+      const bytes = this.tokenBytes![token];
+      if (bytes === undefined) return encoder.encode(this.model.detokenize([token], special));
+      // control tokens have no bytes: their text only when asked for
+      return bytes.length === 0 && special ? encoder.encode(this.model.detokenize([token], true)) : bytes;
+    });
     const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let offset = 0;
     for (const part of parts) {
@@ -292,7 +303,7 @@ export class LlamaCppModel implements ChatModel, CompletionModel {
         return this.withSequence(async (sequence) => {
           const generation = await this.generateOn(sequence, { prompt, sampling: request.sampling, seed, afterFirstLine: request.afterFirstLine, topLogprobs: request.topLogprobs });
           return this.toResponse(generation, prompt.length, request.prefill ?? '', request.sampling.stop ?? []);
-        });
+        }).catch((error: unknown) => failed(error, prompt.length));
       }),
     );
   }
@@ -306,7 +317,7 @@ export class LlamaCppModel implements ChatModel, CompletionModel {
         return this.withSequence(async (sequence) => {
           const generation = await this.generateOn(sequence, { prompt, sampling: request.sampling, seed, topLogprobs: request.topLogprobs });
           return this.toResponse(generation, prompt.length, '', request.sampling.stop ?? []);
-        });
+        }).catch((error: unknown) => failed(error, prompt.length));
       }),
     );
   }
@@ -343,7 +354,10 @@ export class LlamaCppModel implements ChatModel, CompletionModel {
       prompts.map(async (messages) => {
         const prompt = this.renderChat(messages, 'assistant');
         const full = this.templateKind === 'mtsa' ? [...prompt, ...this.tokenize(answer)] : this.renderChat(messages, 'assistant', answer);
-        const answerLength = full.length - prompt.length;
+        // Where text tokenisation merges across the prompt/answer boundary, score from the first differing token.
+        let shared = 0;
+        while (shared < prompt.length && shared < full.length && prompt[shared] === full[shared]) shared++;
+        const answerLength = full.length - shared;
         if (answerLength <= 0) throw new ConfigError(`the answer "${answer}" adds no tokens to the prompt`);
         let ids = full;
         if (ids.length > this.contextSize) ids = ids.slice(ids.length - this.contextSize);
