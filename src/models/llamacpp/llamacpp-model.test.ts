@@ -253,6 +253,10 @@ describe('llama.cpp backend on exported arena checkpoints', () => {
     expect(theirs.map((j) => j.category)).toEqual(ours.map((j) => j.category));
     theirs.forEach((j, i) => expect(Math.abs(j.pUnsafe - ours[i].pUnsafe), `${i} ${j.rationale} vs ${ours[i].rationale}`).toBeLessThan(1e-3));
     expect(new Set(ours.map((j) => j.verdict)).size).toBeGreaterThan(1); // both verdicts occur
+    // the same guard through the third-party path (its Jinja template, text tokenisation)
+    const viaJinja = await new LlamaCppJudge(await exported('guard', 'f32', { template: 'gguf' }), { id: 'gguf-guard-jinja', formatPrompt }).judge(conversations);
+    expect(viaJinja.map((j) => j.verdict)).toEqual(ours.map((j) => j.verdict));
+    viaJinja.forEach((j, i) => expect(Math.abs(j.pUnsafe - ours[i].pUnsafe)).toBeLessThan(1e-3));
   });
 });
 
