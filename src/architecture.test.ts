@@ -12,6 +12,7 @@ const ALLOWED: Record<string, string[]> = {
   core: [],
   engine: ['core'],
   models: ['core', 'engine'],
+  export: ['core', 'engine', 'models'],
   attacks: ['core'],
   data: ['core', 'attacks'],
   training: ['core'],
@@ -23,7 +24,7 @@ const ALLOWED: Record<string, string[]> = {
   arena: ['core', 'engine', 'models', 'attacks', 'data', 'eval'],
   config: ['core', 'arena', 'mtsa'],
   run: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'judges'],
-  cli: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run', 'judges'],
+  cli: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run', 'judges', 'export'],
   testing: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run', 'judges'],
 };
 

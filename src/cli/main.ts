@@ -14,6 +14,7 @@ import { blasKernels, useKernels } from '../engine/kernels/index.js';
 import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
 import { describeError, errorDetails } from './errors.js';
+import { registerExportCommands } from './export.js';
 import { inspectArena } from './inspect.js';
 import { registerJudgeEval } from './judge-eval.js';
 import { registerStage1Data } from './stage1-data.js';
@@ -164,6 +165,7 @@ async function main(argv: string[]): Promise<void> {
 
   registerJudgeEval(program, arena, { cacheDir, setUpKernels });
   registerStage1Data(program, { cacheDir, setUpKernels });
+  registerExportCommands(program);
 
   try {
     await program.parseAsync(argv);

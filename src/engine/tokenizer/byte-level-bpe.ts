@@ -20,7 +20,7 @@ export interface TrainBpeOptions {
  * GPT-2's pre-tokenisation pattern. Every character falls in one of \s, \p{L}, \p{N} or the
  * complement class, so the alternatives cover the whole input.
  */
-const PRE_TOKEN_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+export const PRE_TOKEN_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 /** Past this many distinct pre-tokens the cache is dropped, so memory stays bounded on open-ended text. */
 const ENCODE_CACHE_LIMIT = 100_000;
@@ -57,8 +57,11 @@ function bytesToTokenString(bytes: Uint8Array): string {
   return text;
 }
 
-/** Undefined when the string contains a character outside the byte alphabet. */
-function tokenStringToBytes(token: string): Uint8Array | undefined {
+/**
+ * Bytes of a vocabulary string in GPT-2's byte-level alphabet (as stored in tokenizer.json and
+ * GGUF vocabularies); undefined when the string contains a character outside that alphabet.
+ */
+export function tokenStringToBytes(token: string): Uint8Array | undefined {
   const bytes = new Uint8Array(token.length);
   for (let i = 0; i < token.length; i++) {
     const byte = CHAR_TO_BYTE.get(token[i]);
