@@ -89,6 +89,8 @@ export interface Judgement {
   category?: string;
   rationale: string;
   judgeId: string;
+  /** set when the judge's call failed: the verdict is meaningless and the dialogue is marked errored */
+  error?: string;
 }
 
 /** Judges the last assistant message of each conversation, with the whole conversation as context. */
