@@ -13,6 +13,7 @@ import { MtsaError } from '../core/errors.js';
 import { blasKernels, useKernels } from '../engine/kernels/index.js';
 import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
+import { registerAttackCommand } from './attack.js';
 import { inspectArena } from './inspect.js';
 import { Progress } from './progress.js';
 
@@ -98,7 +99,7 @@ async function main(argv: string[]): Promise<void> {
       const outDir = resolve(options.resume ?? options.out ?? join('runs', `${stamp}-mtsa${options.ablation ? `-${options.ablation}` : ''}`));
       const progress = new Progress();
       progress.line(`mtsa run → ${outDir}${options.resume ? ' (resuming)' : ''}`);
-      const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), onEvent: progressHandler(progress), log: (l) => progress.line(l) });
+      const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), onEvent: progressHandler(progress), log: (l) => progress.line(l), env: process.env });
       progress.stop();
       process.stdout.write(`\nMTSA summary (oracle-judged; 95% Wilson intervals)\n${summaryTable(summary)}\n\nreport: ${join(outDir, 'report.html')}\n`);
     });
@@ -149,6 +150,8 @@ async function main(argv: string[]): Promise<void> {
       ArenaConfigSchema.parse(config.arena);
       await inspectArena(config, { cacheDir: cacheDir(options.cache), stats: Boolean(options.stats), samples: Number(options.samples), repeats: Number(options.repeats), json: options.json, progress: new Progress() });
     });
+
+  registerAttackCommand(program, { cacheDir, setUpKernels });
 
   try {
     await program.parseAsync(argv);

@@ -11,7 +11,9 @@ import type { TrainablePolicy } from '../core/models.js';
 import type { Rate } from '../core/stats.js';
 import { TrajectorySchema } from '../core/trajectory.js';
 import { buildArena, type BuildEvent } from '../arena/build.js';
-import { loadEmbedder, loadGuard, loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
+import { loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
+import type { ModelRole } from '../config/model-spec.js';
+import { buildModel, need } from './build-models.js';
 import { arenaSuite } from '../arena/suite.js';
 import { objectiveRef } from '../attacks/run-conversation.js';
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
@@ -34,6 +36,8 @@ export interface RunJobOptions {
   resume: boolean;
   onEvent?: (event: RunEvent) => void;
   log?: (line: string) => void;
+  /** the environment, for API keys named by model specs (apiKeyEnv) */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Creates a fresh run directory, or reopens one to resume. */
@@ -60,9 +64,17 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
 
   const arena = buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: (e) => options.onEvent?.({ source: 'arena', ...e }) });
   const seed = config.seed;
-  const attacker = loadPolicy(arena.checkpoints.attacker, 'attacker', seed);
-  const target = loadPolicy(arena.checkpoints.target, 'target', seed);
-  const models = { attacker, target, judge: loadGuard(arena), helpfulness: loadHelpfulness(arena), embedder: loadEmbedder(arena), oracle: oracleLabel };
+  // Each role from its model spec (config.models); the arena's models by default.
+  const role = (name: ModelRole) => ({ role: name, arena: () => arena, seed, env: options.env ?? {}, source: `config: models.${name}` });
+  const trained = (name: 'attacker' | 'target') => {
+    if (config.models[name].kind === 'arena') return loadPolicy(arena.checkpoints[name], name, seed);
+    return need(buildModel(config.models[name], role(name)), 'policy', role(name), `the ${name} is trained by mtsa run, so it must run in-process (kind arena or checkpoint); a server can be attacked with mtsa attack`);
+  };
+  const attacker = trained('attacker');
+  const target = trained('target');
+  const judge = need(buildModel(config.models.judge, role('judge')), 'judge', role('judge'), 'not a judge');
+  const embedder = need(buildModel(config.models.embedder, role('embedder')), 'embedder', role('embedder'), 'not an embedder');
+  const models = { attacker, target, judge, helpfulness: loadHelpfulness(arena), embedder, oracle: oracleLabel };
   const saveOnce = async (name: string, policy: TrainablePolicy, metadata: Record<string, unknown>) => {
     if (!existsSync(join(checkpoint(name), 'model.safetensors'))) await policy.save(checkpoint(name), metadata);
   };

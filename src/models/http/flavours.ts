@@ -4,8 +4,9 @@
  * docs/real-models.md.
  */
 
-export const FLAVOURS = ['vllm', 'llama-cpp', 'ollama', 'transformers', 'openai', 'generic'] as const;
-export type Flavour = (typeof FLAVOURS)[number];
+import type { Flavour } from '../../core/backends.js';
+
+export { FLAVOURS, type Flavour } from '../../core/backends.js';
 
 export interface FlavourTraits {
   /**
