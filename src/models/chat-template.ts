@@ -82,3 +82,6 @@ export function renderChatText(messages: readonly Message[], generationRole?: Ro
  */
 export const CHAT_TEMPLATE_JINJA =
   "{%- for message in messages -%}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{%- endfor -%}{%- if add_generation_prompt -%}{{ '<|assistant|>' }}{%- endif -%}";
+
+/** The template and its special tokens for a Hugging Face checkpoint (tokenizer_config.json). */
+export const HF_CHAT_TEMPLATE = { jinja: CHAT_TEMPLATE_JINJA, bos: '<|bos|>', eos: '<|end|>', pad: '<|pad|>' } as const;

@@ -6,8 +6,11 @@
  */
 import type { ChatModel, Embedder, Judge, TrainablePolicy } from '../core/models.js';
 import { ConfigError } from '../core/errors.js';
-import { loadEmbedder, loadGuard, loadPolicy } from '../arena/agents.js';
+import { loadEmbedder, loadGuard, loadPolicy, ScriptedAttacker } from '../arena/agents.js';
 import type { ArenaBuild } from '../arena/build.js';
+import type { ArenaConfig } from '../arena/config.js';
+import { ThoughtGuidedPolicy } from '../arena/scripted.js';
+import type { AttackerAgent } from '../attacks/attacker.js';
 import type { ModelKind, ModelRole, ModelSpec } from '../config/model-spec.js';
 import { loadCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
 import { OpenAiCompatibleModel } from '../models/http/openai-compatible.js';
@@ -19,6 +22,7 @@ export interface BuildModelContext {
   role: ModelRole;
   /** the arena build (built on first use: only `arena` specs need it) */
   arena: () => ArenaBuild;
+  arenaConfig: ArenaConfig;
   seed: number;
   env: Readonly<Record<string, string | undefined>>;
   /** where the spec came from, for messages (e.g. "attack.yaml: models.target") */
@@ -35,6 +39,8 @@ export interface BuiltModel {
   policy?: TrainablePolicy;
   judge?: Judge;
   embedder?: Embedder;
+  /** a ready red team (the arena's scripted thought-guided attacker); others attack through LlmAttacker over `chat` */
+  attacker?: AttackerAgent;
   /** traffic statistics of a server-backed model */
   traffic?: TrafficController;
 }
@@ -48,8 +54,15 @@ function arenaModel(_spec: Extract<ModelSpec, { kind: 'arena' }>, context: Build
       return { id: 'arena:guard', judge: loadGuard(arena) };
     case 'embedder':
       return { id: 'arena:embedder', embedder: loadEmbedder(arena) };
-    default: {
-      const policy = loadPolicy(arena.checkpoints[context.role], `arena:${context.role}`, context.seed);
+    case 'attacker': {
+      // The arena's base attacker is a language model still to be trained (mtsa run's Stage 1
+      // starts from it); as a ready red team the arena offers its scripted thought-guided attacker.
+      const policy = loadPolicy(arena.checkpoints.attacker, 'arena:attacker', context.seed);
+      const scripted = new ScriptedAttacker('arena:thought-guided', () => new ThoughtGuidedPolicy(context.arenaConfig.scriptedAttacker));
+      return { id: policy.id, chat: policy, policy, attacker: scripted };
+    }
+    case 'target': {
+      const policy = loadPolicy(arena.checkpoints.target, 'arena:target', context.seed);
       return { id: policy.id, chat: policy, policy };
     }
   }

@@ -93,6 +93,7 @@ export async function runAttackJob(options: AttackJobOptions): Promise<AttackSum
     const context = {
       role: role as ModelRole,
       arena: () => (arena ??= buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: options.onArena })),
+      arenaConfig: config.arena,
       seed: config.seed,
       env: options.env,
       source: `models.${role}`,
@@ -101,10 +102,9 @@ export async function runAttackJob(options: AttackJobOptions): Promise<AttackSum
     };
     built[role] = buildModel(config.models[role], context);
   }
-  const attackerModel = need(built.attacker, 'chat', { source: 'models.attacker' }, 'the attacker must be a chat model');
   const target = need(built.target, 'chat', { source: 'models.target' }, 'the target must be a chat model');
   const judge = need(built.judge, 'judge', { source: 'models.judge' }, 'not a judge');
-  const attacker = new LlmAttacker(attackerModel, { id: built.attacker.id, mode: config.attacker.mode, maxAttempts: config.attacker.maxAttempts, sampling: config.attacker.sampling, prefillMarker: config.attacker.prefill });
+  const attacker = built.attacker.attacker ?? new LlmAttacker(need(built.attacker, 'chat', { source: 'models.attacker' }, 'the attacker must be a chat model'), { id: built.attacker.id, mode: config.attacker.mode, maxAttempts: config.attacker.maxAttempts, sampling: config.attacker.sampling, prefillMarker: config.attacker.prefill });
 
   const starts: ConversationStart[] = objectives.flatMap((objective) =>
     Array.from({ length: config.repeats }, (_, r) => ({ id: `attack|${objective.id}|${r}`, seed: hashString(`attack|${objective.id}|${r}`, config.seed), objective })),

@@ -65,7 +65,7 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
   const arena = buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: (e) => options.onEvent?.({ source: 'arena', ...e }) });
   const seed = config.seed;
   // Each role from its model spec (config.models); the arena's models by default.
-  const role = (name: ModelRole) => ({ role: name, arena: () => arena, seed, env: options.env ?? {}, source: `config: models.${name}` });
+  const role = (name: ModelRole) => ({ role: name, arena: () => arena, arenaConfig: config.arena, seed, env: options.env ?? {}, source: `config: models.${name}` });
   const trained = (name: 'attacker' | 'target') => {
     if (config.models[name].kind === 'arena') return loadPolicy(arena.checkpoints[name], name, seed);
     return need(buildModel(config.models[name], role(name)), 'policy', role(name), `the ${name} is trained by mtsa run, so it must run in-process (kind arena or checkpoint); a server can be attacked with mtsa attack`);
