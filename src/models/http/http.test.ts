@@ -219,6 +219,7 @@ describe('failures', () => {
       [json({ error: { message: 'Incorrect API key provided: sk-secret-1234' } }, 401), /authentication failed: check the key in the environment variable MY_KEY/],
       [json({ error: { message: 'You exceeded your current quota', code: 'insufficient_quota' } }, 429), /quota is used up/],
       [json({ error: { message: 'The model `m` does not exist' } }, 404), /model "m" or endpoint not found/],
+      [json({ detail: "Server is pinned to '/ckpt'; requested 'm'." }, 400), /HTTP 400: Server is pinned.*\n.*model "m" or endpoint not found/],
     ];
     for (const [response, message] of cases) {
       const f = fakeFetch(() => response.clone());

@@ -77,6 +77,8 @@ interface Raw {
   logprobs?: TokenLogprob[];
 }
 
+/** a 400 that says the model name is wrong (transformers serve: "Server is pinned to '…'; requested '…'") */
+const MODEL_PATTERN = /model.*(not found|does not exist|unknown)|no such model|pinned to/i;
 const CONTEXT_PATTERN = /context[_ ]length|context window|maximum context|too long|exceed_context_size|prompt is too long|max_model_len|maximum.*tokens/i;
 
 function errorDetail(body: string): { message: string; code: string } {
@@ -128,7 +130,7 @@ export class OpenAiCompatibleModel implements ChatModel, CompletionModel, Embedd
     if (/insufficient_quota/i.test(code) || /insufficient_quota|exceeded your current quota/i.test(message)) {
       return new AttemptError(`${detail}\nthe account's quota is used up: retrying cannot help; add credit or use another key`, 'fatal');
     }
-    if (status === 404) {
+    if (status === 404 || ((status === 400 || status === 422) && MODEL_PATTERN.test(message))) {
       return new AttemptError(`${detail}\nmodel "${this.options.model}" or endpoint not found: check the model name (GET ${this.baseUrl}/models lists what the server has) and that the base URL ends in /v1`, 'fatal');
     }
     if (should === 'false') return new AttemptError(detail, 'call');
