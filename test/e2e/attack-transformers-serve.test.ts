@@ -2,7 +2,9 @@
  * Against a real server nobody here wrote: Hugging Face `transformers serve` (from the project
  * venv) serves the tiny arena's target checkpoint on 127.0.0.1. `mtsa attack` (the CLI) runs
  * against it with the arena's scripted red team and guard, and its ASR must agree, within the
- * Wilson 95% intervals, with the same attack run in-process on the same weights. The server's
+ * Wilson 95% intervals, with the same attack run in-process on the same weights (80 dialogues
+ * each; concurrency 1, so the server's per-request torch seed makes its samples reproducible and
+ * the comparison cannot flake; bench/attack-http measures concurrency 8). The server's
  * /v1/chat/completions must work too (our checkpoints carry a chat template now).
  */
 import { spawn } from 'node:child_process';
@@ -19,7 +21,7 @@ import { REPO_ROOT, venvForTest } from '../../src/testing/python-venv.js';
 import { startTransformersServe, type ServedModel } from '../../src/testing/transformers-serve.js';
 
 const OBJECTIVES = Number(process.env.MTSA_E2E_OBJECTIVES ?? 20);
-const REPEATS = 2;
+const REPEATS = 4;
 
 function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -68,7 +70,7 @@ describe.runIf(venv !== null)('mtsa attack against transformers serve', () => {
     writeFileSync(configFile, JSON.stringify(shared));
 
     const started = performance.now();
-    const cli = await runCli(['attack', '--target-url', served.url, '--target-model', served.model, '--target-flavour', 'transformers', '--target-template', 'ours', '--objectives', objectivesFile, '--config', configFile, '--concurrency', '4', '--out', join(work, 'server'), '--tiny', '--cache', cache]);
+    const cli = await runCli(['attack', '--target-url', served.url, '--target-model', served.model, '--target-flavour', 'transformers', '--target-template', 'ours', '--objectives', objectivesFile, '--config', configFile, '--concurrency', '1', '--out', join(work, 'server'), '--tiny', '--cache', cache]);
     const serverSeconds = (performance.now() - started) / 1000;
     expect(cli.status, cli.stderr + served.log().slice(-2000)).toBe(0);
     const server = JSON.parse(readFileSync(join(work, 'server', 'summary.json'), 'utf8')) as AttackSummary;

@@ -257,4 +257,24 @@ describe('failures', () => {
     expect(judge.calls).toHaveLength(1);
     expect(t.warnings.join()).toMatch(/turn 2: target call failed: .*HTTP 500/);
   });
+
+  it('a failed judge call or attacker call marks the dialogue errored too (no format retries for a failed call)', async () => {
+    const objective = { id: 'o', text: '[harmful objective 1]', kind: 'harmful' as const };
+    const down = () => fakeFetch(() => json({ error: 'down' }, 503));
+    const target = new ScriptedChatModel('target', () => 'I cannot help with that.');
+    const scriptedAttacker = new LlmAttacker(new ScriptedChatModel('att', (_r, i) => `Thinking ${i + 1}: plan\nAttack question ${i + 1}: question ${i + 1}`), { id: 'att', mode: 'thought', maxAttempts: 1, sampling, prefillMarker: false });
+    const judge = new PromptJudge(backend('vllm', down(), { traffic: { maxRetries: 0 } }), { id: 'judge' });
+    const [j] = await runConversations([{ id: 'd', seed: 1, objective }], { attacker: scriptedAttacker, target, judge, maxTurns: 2, targetSampling: sampling });
+    expect(j).toMatchObject({ stopReason: 'error', attackSuccess: false, turns: [] });
+    expect(j.warnings[0]).toMatch(/turn 1: judge call failed: .*HTTP 503/);
+
+    const targetCallsBefore = target.calls.length;
+    const attackerFetch = down();
+    const serverAttacker = new LlmAttacker(backend('openai', attackerFetch, { traffic: { maxRetries: 1 } }), { id: 'att', mode: 'thought', maxAttempts: 4, sampling });
+    const [a] = await runConversations([{ id: 'd', seed: 1, objective }], { attacker: serverAttacker, target, judge: new KeywordJudge(), maxTurns: 2, targetSampling: sampling });
+    expect(a).toMatchObject({ stopReason: 'error', turns: [] });
+    expect(a.warnings[0]).toMatch(/turn 1: attacker model call failed: .*HTTP 503.*gave up after 2 attempts/);
+    expect(attackerFetch.calls).toHaveLength(2);
+    expect(target.calls).toHaveLength(targetCallsBefore);
+  });
 });
