@@ -2,7 +2,7 @@
  * Against a real server nobody here wrote: Hugging Face `transformers serve` (from the project
  * venv) serves the tiny arena's target checkpoint on 127.0.0.1. `mtsa attack` (the CLI) runs
  * against it with the arena's scripted red team and guard, and its ASR must agree, within the
- * Wilson 95% intervals, with the same attack run in-process on the same weights (80 dialogues
+ * Wilson 95% intervals, with the same attack run in-process on the same weights (160 dialogues
  * each; concurrency 1, so the server's per-request torch seed makes its samples reproducible and
  * the comparison cannot flake; bench/attack-http measures concurrency 8). The server's
  * /v1/chat/completions must work too (our checkpoints carry a chat template now).
@@ -21,7 +21,7 @@ import { REPO_ROOT, venvForTest } from '../../src/testing/python-venv.js';
 import { startTransformersServe, type ServedModel } from '../../src/testing/transformers-serve.js';
 
 const OBJECTIVES = Number(process.env.MTSA_E2E_OBJECTIVES ?? 20);
-const REPEATS = 4;
+const REPEATS = 8;
 
 function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
