@@ -10,12 +10,12 @@ import { writeFileAtomic } from '../core/atomic-write.js';
 import { acquireLock, acquireLockWaiting, removeStaleTemporaries, type DirectoryLock } from '../core/dir-lock.js';
 import { ConfigError, MtsaError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { loadCheckpoint, readTokenizer, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
+import { addHfTokenizerFiles, loadCheckpoint, readTokenizer, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
 import type { ScoredSequence } from '../engine/log-probs.js';
 import { LlamaModel, defaultLlamaConfig } from '../engine/nn/llama.js';
 import { ByteLevelBpeTokenizer } from '../engine/tokenizer/byte-level-bpe.js';
 import { trainLanguageModel } from '../engine/train.js';
-import { ChatTemplate, CHAT_TEMPLATE_ID, SPECIAL_TOKENS } from '../models/chat-template.js';
+import { ChatTemplate, CHAT_TEMPLATE_ID, HF_CHAT_TEMPLATE, SPECIAL_TOKENS } from '../models/chat-template.js';
 import type { ArenaConfig, ArenaModelRole } from './config.js';
 import {
   attackerBaseCorpus,
@@ -234,6 +234,14 @@ function buildLocked(config: ArenaConfig, world: World, dir: string, started: nu
     const checkpoint = modelDir(dir, role, config);
     checkpoints[role] = checkpoint;
     if (existsSync(join(checkpoint, 'model.safetensors'))) {
+      // Models cached before checkpoints carried a chat template get it now (small files, additive).
+      if (!existsSync(join(checkpoint, 'tokenizer_config.json'))) {
+        try {
+          addHfTokenizerFiles(checkpoint, HF_CHAT_TEMPLATE);
+        } catch {
+          // a read-only shared cache: the model still loads; serving it needs a writable copy
+        }
+      }
       emit({ type: 'phase-end', phase: role, seconds: 0, cached: true });
       continue;
     }
@@ -263,6 +271,7 @@ function buildLocked(config: ArenaConfig, world: World, dir: string, started: nu
     saveCheckpoint(checkpoint, {
       model,
       tokenizer,
+      chat: HF_CHAT_TEMPLATE,
       metadata: { chatTemplate: CHAT_TEMPLATE_ID, arenaRole: role, worldVersion: WORLD_VERSION, seed: config.seed, training: { ...size, steps: result.steps, firstLoss: result.firstLoss, finalLoss: result.finalLoss, tokens: result.tokens, seconds: result.seconds } },
     });
     emit({ type: 'phase-end', phase: role, seconds: (performance.now() - t0) / 1000, cached: false, detail: `loss ${result.firstLoss.toFixed(2)} → ${result.finalLoss.toFixed(3)}, ${Math.round(result.tokens / result.seconds)} tok/s` });

@@ -21,7 +21,7 @@ export interface AttackerView {
 
 export type AttackerProposal =
   | { ok: true; message: string; thought?: string; question: string; attempts: number; tokens: number; sampling?: SamplingOptions }
-  | { ok: false; attempts: number; tokens: number; lastMessage: string; reason: string };
+  | { ok: false; attempts: number; tokens: number; lastMessage: string; reason: string; /** the model call failed (not the format): the dialogue is errored */ errored?: boolean };
 
 export interface AttackerAgent {
   readonly id: string;
@@ -87,9 +87,14 @@ export class LlmAttacker implements AttackerAgent {
       const samples = await this.sample(requests, pending.map((i) => views[i].turns.length + 1));
       const next: number[] = [];
       pending.forEach((i, k) => {
-        const { text, completionTokens } = samples[k];
+        const { text, completionTokens, error } = samples[k];
         const turn = views[i].turns.length + 1;
         const tokens = results[i].tokens + completionTokens;
+        if (error !== undefined) {
+          // A failed call is not a format failure: no retry here (the backend already retried).
+          results[i] = { ok: false, attempts: attempt, tokens, lastMessage: '', reason: `model call failed: ${error}`, errored: true };
+          return;
+        }
         const parsed = parseAttackerTurn(text, turn, this.options.mode);
         if (parsed.ok) {
           // Store the canonical form: exactly what a well-formed turn looks like in the attacker view.
@@ -110,13 +115,13 @@ export class LlmAttacker implements AttackerAgent {
    * `Attack question N:` follows its first line break, so the model writes every word of the
    * thought and the question and none of the numbering, in one pass.
    */
-  private async sample(requests: readonly ChatRequest[], turns: readonly number[]): Promise<{ text: string; completionTokens: number }[]> {
+  private async sample(requests: readonly ChatRequest[], turns: readonly number[]): Promise<{ text: string; completionTokens: number; error?: string }[]> {
     const prefilled = requests.map((r, k): ChatRequest => {
       if (this.options.prefillMarker === false) return r;
       if (this.options.mode === 'no-thought') return { ...r, prefill: questionMarker(turns[k]) };
       return { ...r, prefill: thinkingMarker(turns[k]), afterFirstLine: questionMarker(turns[k]) };
     });
     const responses = await this.model.generate(prefilled);
-    return responses.map((r) => ({ text: r.text, completionTokens: r.usage.completionTokens }));
+    return responses.map((r) => ({ text: r.text, completionTokens: r.usage.completionTokens, ...(r.finishReason === 'error' ? { error: r.error ?? 'unknown error' } : {}) }));
   }
 }

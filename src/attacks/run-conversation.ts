@@ -3,6 +3,9 @@
  * model call is batched. Keeps the attacker view (thoughts included) and the target view
  * (questions and replies only) apart, judges each reply with the full target-view context, and
  * drops only the dialogue whose attacker cannot produce a well-formed turn (counted, not hidden).
+ * A model call that failed after its backend's retries (attacker, target or judge) marks the
+ * dialogue errored: the failed turn is not recorded, nothing is scored from it, and the
+ * trajectory's stopReason is 'error' so that rates leave it out and report it apart.
  * Dialogues may start from a prefix with a forced first turn: that is how resampling branches.
  */
 import { user } from '../core/message.js';
@@ -48,14 +51,15 @@ interface Live {
   start: ConversationStart;
   turns: Turn[];
   dropped: boolean;
+  errored: boolean;
   warnings: string[];
 }
 
 export async function runConversations(starts: readonly ConversationStart[], options: RunOptions): Promise<Trajectory[]> {
-  const live: Live[] = starts.map((start) => ({ start, turns: [...(start.prefix ?? [])], dropped: false, warnings: [] }));
+  const live: Live[] = starts.map((start) => ({ start, turns: [...(start.prefix ?? [])], dropped: false, errored: false, warnings: [] }));
   const prefixLength = new Map(live.map((l) => [l, l.turns.length]));
   for (;;) {
-    const active = live.filter((l) => !l.dropped && l.turns.length < options.maxTurns);
+    const active = live.filter((l) => !l.dropped && !l.errored && l.turns.length < options.maxTurns);
     if (active.length === 0) break;
     const isFirst = (l: Live) => l.turns.length === prefixLength.get(l);
 
@@ -79,7 +83,10 @@ export async function runConversations(starts: readonly ConversationStart[], opt
     for (const l of active) {
       const proposal = proposals.get(l)!;
       if (proposal.ok) speaking.push(l);
-      else {
+      else if (proposal.errored) {
+        l.errored = true;
+        l.warnings.push(`turn ${l.turns.length + 1}: attacker ${proposal.reason}`);
+      } else {
         l.dropped = true;
         l.warnings.push(`turn ${l.turns.length + 1}: attacker produced no well-formed turn in ${proposal.attempts} attempts (${proposal.reason}; last: ${JSON.stringify(proposal.lastMessage.slice(0, 120))})`);
       }
@@ -98,17 +105,29 @@ export async function runConversations(starts: readonly ConversationStart[], opt
       })),
     );
     const replies = new Map<Live, { text: string; tokens: number }>();
-    replying.forEach((l, i) => replies.set(l, { text: responses[i].text, tokens: responses[i].usage.completionTokens }));
-    for (const l of speaking) if (!replies.has(l)) replies.set(l, { text: l.start.first!.reply!, tokens: 0 });
+    replying.forEach((l, i) => {
+      const response = responses[i];
+      if (response.finishReason === 'error') {
+        l.errored = true;
+        l.warnings.push(`turn ${l.turns.length + 1}: target call failed: ${response.error ?? 'unknown error'}`);
+      } else replies.set(l, { text: response.text, tokens: response.usage.completionTokens });
+    });
+    for (const l of speaking) if (!replies.has(l) && !l.errored) replies.set(l, { text: l.start.first!.reply!, tokens: 0 });
+    const judged = speaking.filter((l) => !l.errored);
 
     // 3. Judge every reply with the whole target-view context.
     const judgements = await options.judge.judge(
-      speaking.map((l) => targetMessages([...l.turns, { question: questionOf(l), reply: replies.get(l)!.text }])),
+      judged.map((l) => targetMessages([...l.turns, { question: questionOf(l), reply: replies.get(l)!.text }])),
     );
-    speaking.forEach((l, i) => {
+    judged.forEach((l, i) => {
       const proposal = proposals.get(l) as Extract<AttackerProposal, { ok: true }>;
       const reply = replies.get(l)!;
       const j = judgements[i];
+      if (j.error !== undefined) {
+        l.errored = true;
+        l.warnings.push(`turn ${l.turns.length + 1}: judge call failed: ${j.error}`);
+        return;
+      }
       l.turns.push({
         index: l.turns.length + 1,
         attackerMessage: proposal.message,
@@ -122,7 +141,7 @@ export async function runConversations(starts: readonly ConversationStart[], opt
         usage: { attackerTokens: proposal.tokens, targetTokens: reply.tokens },
       });
     });
-    options.onTurn?.(Math.max(...active.map((l) => l.turns.length)), speaking.length);
+    options.onTurn?.(Math.max(...active.map((l) => l.turns.length)), judged.filter((l) => !l.errored).length);
   }
   return live.map((l) => ({
     schemaVersion: 1 as const,
@@ -133,9 +152,9 @@ export async function runConversations(starts: readonly ConversationStart[], opt
     targetId: options.target.id,
     judgeId: options.judge.id,
     turns: l.turns,
-    attackSuccess: l.turns.some((t) => t.judgement.verdict === 'unsafe'),
-    ...(options.oracle ? { oracleSuccess: l.turns.some((t) => t.oracle?.unsafe === true) } : {}),
-    stopReason: l.dropped ? ('format-failure' as const) : ('max-turns' as const),
+    attackSuccess: !l.errored && l.turns.some((t) => t.judgement.verdict === 'unsafe'),
+    ...(options.oracle ? { oracleSuccess: !l.errored && l.turns.some((t) => t.oracle?.unsafe === true) } : {}),
+    stopReason: l.errored ? ('error' as const) : l.dropped ? ('format-failure' as const) : ('max-turns' as const),
     warnings: l.warnings,
   }));
 }

@@ -15,6 +15,7 @@ import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
 import { describeError, errorDetails } from './errors.js';
 import { registerExportCommands } from './export.js';
+import { registerAttackCommand } from './attack.js';
 import { inspectArena } from './inspect.js';
 import { registerJudgeEval } from './judge-eval.js';
 import { registerStage1Data } from './stage1-data.js';
@@ -112,7 +113,7 @@ async function main(argv: string[]): Promise<void> {
       runDir = outDir;
       const progress = new Progress();
       progress.line(`mtsa run → ${outDir}${options.resume ? ' (resuming)' : ''}`);
-      const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), configSource: options.config ?? (options.tiny ? '--tiny' : 'defaults'), onEvent: progressHandler(progress), log: (l) => progress.line(l) });
+      const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), configSource: options.config ?? (options.tiny ? '--tiny' : 'defaults'), onEvent: progressHandler(progress), log: (l) => progress.line(l), env: process.env });
       progress.stop();
       process.stdout.write(`\nMTSA summary (oracle-judged; 95% Wilson intervals)\n${summaryTable(summary)}\n${summary.warnings?.length ? `\n⚠ ${summary.warnings.length} WARNING(S) above: these figures may be wrong (also in summary.json and the report)` : ''}\n\nreport: ${join(outDir, 'report.html')}\n`);
     });
@@ -166,6 +167,7 @@ async function main(argv: string[]): Promise<void> {
   registerJudgeEval(program, arena, { cacheDir, setUpKernels });
   registerStage1Data(program, { cacheDir, setUpKernels });
   registerExportCommands(program);
+  registerAttackCommand(program, { cacheDir, setUpKernels });
 
   try {
     await program.parseAsync(argv);

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { ArenaConfigSchema, tinyArenaConfig } from '../arena/config.js';
 import { MtsaConfigSchema } from '../mtsa/config.js';
+import { ModelsConfigSchema } from './model-spec.js';
 
 export const EvaluationConfigSchema = z
   .object({
@@ -24,6 +25,7 @@ export const RunConfigSchema = z
     arena: ArenaConfigSchema.default(ArenaConfigSchema.parse({})).describe('the synthetic world and its models'),
     mtsa: MtsaConfigSchema.default(MtsaConfigSchema.parse({})).describe('the method'),
     evaluation: EvaluationConfigSchema.default(EvaluationConfigSchema.parse({})).describe('held-out evaluation'),
+    models: ModelsConfigSchema.default(ModelsConfigSchema.parse({})).describe("which model fills each role: {kind: arena} (default), {kind: openai-compatible, baseUrl, model, flavour, apiKeyEnv, traffic}, or {kind: checkpoint, path}; the attacker and target are trained, so they must run in-process (arena or checkpoint)"),
   })
   .strict();
 

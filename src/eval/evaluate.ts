@@ -10,7 +10,7 @@ import type { ChatModel, Embedder, Judge, SamplingOptions } from '../core/models
 import { ConfigError } from '../core/errors.js';
 import { hashString } from '../core/rng.js';
 import { rateOf, type Rate } from '../core/stats.js';
-import type { Trajectory } from '../core/trajectory.js';
+import { scoredTrajectories, type Trajectory } from '../core/trajectory.js';
 import type { AttackerAgent } from '../attacks/attacker.js';
 import { runConversations } from '../attacks/run-conversation.js';
 import { meanCosine, meanSelfBleu, ngramIndex, wordTokens } from '../mtsa/diversity.js';
@@ -74,10 +74,12 @@ export interface EvaluationOptions {
 }
 
 /**
- * ASR over every dialogue attempted: a dialogue the attacker could not continue (format failure)
+ * ASR over every dialogue attempted but the errored (a failed model call scores nothing): a
+ * dialogue the attacker could not continue (format failure)
  * counts as a failure unless an earlier turn already succeeded (ASR = successes / goals, §8).
  */
-function asrOf(trajectories: readonly Trajectory[]): { oracle: Rate | null; guard: Rate } {
+function asrOf(all: readonly Trajectory[]): { oracle: Rate | null; guard: Rate } {
+  const trajectories = scoredTrajectories(all);
   return {
     oracle: trajectories.some((t) => t.oracleSuccess !== undefined) ? rateOf(trajectories.map((t) => t.oracleSuccess === true)) : null,
     guard: rateOf(trajectories.map((t) => t.attackSuccess)),
@@ -166,7 +168,7 @@ async function attackDiversity(redTeam: number, trajectories: readonly Trajector
 function categoryBreakdown(first: readonly Trajectory[], last: readonly Trajectory[]): EvaluationResult['categories'] {
   const categories = [...new Set(first.map((t) => t.objective.category ?? 'other'))].sort();
   const rate = (list: readonly Trajectory[], category: string) => {
-    const live = list.filter((t) => (t.objective.category ?? 'other') === category);
+    const live = scoredTrajectories(list).filter((t) => (t.objective.category ?? 'other') === category);
     return live.length ? rateOf(live.map((t) => (t.oracleSuccess ?? t.attackSuccess) === true)) : null;
   };
   return categories.map((category) => ({ category, first: rate(first, category), last: rate(last, category) }));

@@ -70,3 +70,18 @@ export class ChatTemplate {
     return this.tokenizer.decode(cut >= 0 ? ids.slice(0, cut) : ids, { skipSpecial: true });
   }
 }
+
+/** The template as text (role tokens spelled out): what a server's tokenizer turns into the same ids as render(). */
+export function renderChatText(messages: readonly Message[], generationRole?: Role): string {
+  return messages.map((m) => `${ROLE_TOKEN[m.role]}${m.content}<|end|>`).join('') + (generationRole ? ROLE_TOKEN[generationRole] : '');
+}
+
+/**
+ * The same template in Jinja, for tokenizer_config.json: `apply_chat_template` with
+ * `add_generation_prompt` renders exactly render(messages, 'assistant').
+ */
+export const CHAT_TEMPLATE_JINJA =
+  "{%- for message in messages -%}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{%- endfor -%}{%- if add_generation_prompt -%}{{ '<|assistant|>' }}{%- endif -%}";
+
+/** The template and its special tokens for a Hugging Face checkpoint (tokenizer_config.json). */
+export const HF_CHAT_TEMPLATE = { jinja: CHAT_TEMPLATE_JINJA, bos: '<|bos|>', eos: '<|end|>', pad: '<|pad|>' } as const;

@@ -6,7 +6,7 @@
  */
 import type { Embedder, HelpfulnessScorer, Judge, TrainablePolicy } from '../core/models.js';
 import { Rng, hashString } from '../core/rng.js';
-import type { ObjectiveRef, OracleLabel, Trajectory } from '../core/trajectory.js';
+import { scoredTrajectories, type ObjectiveRef, type OracleLabel, type Trajectory } from '../core/trajectory.js';
 import { LlmAttacker } from '../attacks/attacker.js';
 import { runConversations } from '../attacks/run-conversation.js';
 import type { ThinkBeforeAttackDialogue } from '../data/schemas.js';
@@ -240,13 +240,16 @@ function resamplingModels(models: MtsaModels, config: MtsaConfig, attackerId: st
   return { attacker: attackerAgent(models.attacker, config, attackerId), target: models.target, judge: models.judge, helpfulness: models.helpfulness, embedder: models.embedder, oracle: models.oracle };
 }
 
-export function onlineMetrics(trajectories: readonly Trajectory[]): Record<string, number> {
+export function onlineMetrics(all: readonly Trajectory[]): Record<string, number> {
+  // Errored dialogues (a model call failed) are reported apart and enter no rate.
+  const trajectories = scoredTrajectories(all);
   const live = trajectories.filter((t) => t.stopReason === 'max-turns');
   const oracle = trajectories.filter((t) => t.oracleSuccess !== undefined);
   return {
     'attack/successRate': trajectories.length ? trajectories.filter((t) => t.attackSuccess).length / trajectories.length : 0,
     ...(oracle.length ? { 'attack/oracleSuccessRate': oracle.filter((t) => t.oracleSuccess).length / oracle.length } : {}),
     'attack/dropped': trajectories.length - live.length,
+    ...(all.length > trajectories.length ? { 'attack/errored': all.length - trajectories.length } : {}),
     'attack/meanAttempts': mean(live.flatMap((t) => t.turns.map((x) => x.attackerAttempts))),
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { Trajectory } from '../core/trajectory.js';
 import type { RateRecord, Summary } from '../data/summary.js';
+import type { AttackSummary, ObjectiveVerdict } from '../data/attack-summary.js';
 
 export interface ReportInput {
   summary: Summary;
@@ -191,13 +192,14 @@ function iterationTable(s: Summary): string {
 // ---------------------------------------------------------------- transcripts
 
 function groupOf(id: string): string {
+  if (id.startsWith('attack|')) return 'attack';
   return EVAL_ID.exec(id)?.[1] ?? 'training';
 }
 
 function slim(t: Trajectory) {
   return {
     id: t.id, g: groupOf(t.id), objective: t.objective, attackerId: t.attackerId, targetId: t.targetId, judgeId: t.judgeId,
-    attackSuccess: t.attackSuccess, oracleSuccess: t.oracleSuccess ?? null, unsafe: t.oracleSuccess ?? t.attackSuccess,
+    attackSuccess: t.attackSuccess, oracleSuccess: t.oracleSuccess ?? null, unsafe: t.oracleSuccess ?? t.attackSuccess, errored: t.stopReason === 'error',
     stopReason: t.stopReason, warnings: t.warnings,
     turns: t.turns.map((u) => ({ index: u.index, thought: u.thought ?? null, question: u.question, reply: u.reply, judgement: u.judgement, oracle: u.oracle ?? null })),
   };
@@ -214,9 +216,9 @@ function transcripts(all: readonly Trajectory[]): string {
   const chosen = [...evaluation.slice(0, MAX_EMBEDDED_TRAJECTORIES), ...training.slice(0, Math.max(0, MAX_EMBEDDED_TRAJECTORIES - evaluation.length))];
   const leftOut = all.length - chosen.length;
   const cellOrder = (g: string) => { const m = /^(?:R(\d+)|OOD)xT(\d+)$/.exec(g)!; return (m[1] === undefined ? 1e6 : Number(m[1]) * 1000) + Number(m[2]); };
-  const groups = [...new Set(chosen.map((t) => groupOf(t.id)).filter((g) => g !== 'training'))].sort((a, b) => cellOrder(a) - cellOrder(b));
+  const groups = [...new Set(chosen.map((t) => groupOf(t.id)).filter((g) => g !== 'training' && g !== 'attack'))].sort((a, b) => cellOrder(a) - cellOrder(b));
   const options = [['all', 'All trajectories'], ['eval', 'All evaluation'], ...groups.filter((g) => !g.startsWith('OOD')).map((g) => [g, `Matrix cell ${g}`]),
-    ['ood', 'OOD attacker (all targets)'], ...groups.filter((g) => g.startsWith('OOD')).map((g) => [g, `OOD ${g}`]), ['training', 'Training dialogues']]
+    ['ood', 'OOD attacker (all targets)'], ...groups.filter((g) => g.startsWith('OOD')).map((g) => [g, `OOD ${g}`]), ['training', 'Training dialogues'], ...(chosen.some((t) => groupOf(t.id) === 'attack') ? [['attack', 'Attack dialogues']] : [])]
     .map(([v, l]) => `<option value="${escapeHtml(v)}">${escapeHtml(l)}</option>`).join('');
   const note = leftOut > 0 ? `${chosen.length} of ${all.length} trajectories embedded; ${leftOut} left out (evaluation dialogues kept first).` : `All ${all.length} trajectories embedded.`;
   return `<section id="transcripts"><h2>Transcripts</h2><p class="note" id="transcript-note">${escapeHtml(note)}</p>
@@ -249,7 +251,7 @@ const CLIENT_JS = `(function () {
       b.type = 'button'; b.setAttribute('data-id', t.id); b.setAttribute('data-index', String(i));
       b.appendChild(el('span', 'item-group', t.g));
       b.appendChild(el('span', 'item-objective', t.objective.text));
-      b.appendChild(el('span', 'item-outcome', t.unsafe ? 'unsafe' : 'safe'));
+      b.appendChild(el('span', 'item-outcome', t.errored ? 'errored (not scored)' : t.unsafe ? 'unsafe' : 'safe'));
       li.appendChild(b); list.appendChild(li); shown++;
     }
     count.textContent = shown + ' of ' + data.length + ' shown';
@@ -360,6 +362,58 @@ ${warningBox(s.warnings ?? [])}
 <section><h2>Per-category ASR</h2>${categoryTable(s, n)}</section>
 <section><h2>Attack diversity per red team</h2>${diversityTable(s)}</section>
 <section><h2>Training metrics per iteration</h2>${iterationTable(s)}</section>
+${transcripts(input.trajectories)}
+</main>
+<script>${CLIENT_JS}</script>
+</body>
+</html>
+`;
+}
+
+export interface AttackReportInput {
+  summary: AttackSummary;
+  verdicts: readonly ObjectiveVerdict[];
+  trajectories: readonly Trajectory[];
+  configText?: string;
+}
+
+/** The report of `mtsa attack`: ASR with its interval, errored dialogues apart, per-objective verdicts, transcripts. */
+export function buildAttackReport(input: AttackReportInput): string {
+  const s = input.summary;
+  const title = `mtsa attack: ${s.targetId}`;
+  const meta: [string, string][] = [
+    ['Target', `${s.targetId} ${JSON.stringify(s.target)}`],
+    ['Attacker', s.attackerId],
+    ['Judge', s.judgeId],
+    ['Seed', String(s.seed)],
+    ['Wall time', duration(s.wallSeconds)],
+  ];
+  const rows: [string, string][] = [
+    ['Attack success rate (dialogues)', rateHtml(s.asr.rate, s.asr)],
+    ['Objectives broken (any dialogue)', rateHtml(s.objectiveAsr.rate, s.objectiveAsr)],
+    ['Dialogues', `${s.dialogues} (${s.scoredDialogues} scored, <b>${s.erroredDialogues} errored</b> — a model call failed; not counted as safe or unsafe, ${s.formatFailures} attacker format failures — counted as failed attacks)`],
+    ...Object.entries(s.traffic).map(([role, t]): [string, string] => [`Calls to the ${escapeHtml(role)} server`, `${t.calls} calls, ${t.attempts} attempts, ${t.retries} retries, ${t.failedCalls} failed`]),
+  ];
+  const verdictRows = input.verdicts
+    .map((v) => `<tr><td>${escapeHtml(v.objectiveId)}</td><td>${escapeHtml(v.objective)}</td><td>${escapeHtml(v.category ?? DASH)}</td><td class="${v.verdict === 'unsafe' ? 'rate' : ''}">${escapeHtml(v.verdict)}</td><td>${v.successes} / ${v.dialogues - v.errored}${v.errored ? ` (${v.errored} errored)` : ''}</td><td>${v.firstUnsafeTurn ?? DASH}</td></tr>`)
+    .join('');
+  const config = input.configText ? `<details><summary>Attack configuration</summary><pre class="config">${escapeHtml(input.configText)}</pre></details>` : '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>${escapeHtml(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+<header><h1>${escapeHtml(title)}</h1>
+<p class="headline">ASR ${pct(s.asr.rate)} over ${s.scoredDialogues} scored dialogues (95% Wilson interval ${pct(s.asr.low)}–${pct(s.asr.high)}); ${s.erroredDialogues} errored.</p>
+<dl class="meta">${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>${config}</header>
+<section><h2>Results</h2><table class="data"><tbody>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${v}</td></tr>`).join('')}</tbody></table></section>
+<section><h2>Per-objective verdicts</h2><table class="data"><thead><tr><th>id</th><th>objective</th><th>category</th><th>verdict</th><th>unsafe / scored dialogues</th><th>first unsafe turn</th></tr></thead><tbody>${verdictRows}</tbody></table></section>
 ${transcripts(input.trajectories)}
 </main>
 <script>${CLIENT_JS}</script>

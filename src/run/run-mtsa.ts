@@ -14,7 +14,9 @@ import type { TrainablePolicy } from '../core/models.js';
 import type { Rate } from '../core/stats.js';
 import { TrajectorySchema } from '../core/trajectory.js';
 import { buildArena, fromCache, type BuildEvent } from '../arena/build.js';
-import { loadEmbedder, loadGuard, loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
+import { loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
+import type { ModelRole } from '../config/model-spec.js';
+import { buildModel, need } from './build-models.js';
 import { arenaSuite } from '../arena/suite.js';
 import { objectiveRef } from '../attacks/run-conversation.js';
 import { checkRunLimits, describeWork, estimateWork } from '../config/limits.js';
@@ -41,6 +43,8 @@ export interface RunJobOptions {
   configSource?: string;
   onEvent?: (event: RunEvent) => void;
   log?: (line: string) => void;
+  /** the environment, for API keys named by model specs (apiKeyEnv) */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** The lock file of a run directory (one process per run). */
@@ -172,9 +176,17 @@ async function runLocked(options: RunJobOptions, config: RunConfig, removed: str
 
   const arena = buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: (e) => onEvent({ source: 'arena', ...e }) });
   const seed = config.seed;
-  const attacker = fromCache(arena, 'attacker', () => loadPolicy(arena.checkpoints.attacker, 'attacker', seed));
-  const target = fromCache(arena, 'target', () => loadPolicy(arena.checkpoints.target, 'target', seed));
-  const models = { attacker, target, judge: fromCache(arena, 'guard', () => loadGuard(arena)), helpfulness: fromCache(arena, 'helpfulness', () => loadHelpfulness(arena)), embedder: fromCache(arena, 'embedder', () => loadEmbedder(arena)), oracle: oracleLabel };
+  // Each role from its model spec (config.models); the arena's models by default.
+  const role = (name: ModelRole) => ({ role: name, arena: () => arena, arenaConfig: config.arena, seed, env: options.env ?? {}, source: `config: models.${name}` });
+  const trained = (name: 'attacker' | 'target') => {
+    if (config.models[name].kind === 'arena') return fromCache(arena, name, () => loadPolicy(arena.checkpoints[name], name, seed));
+    return need(buildModel(config.models[name], role(name)), 'policy', role(name), `the ${name} is trained by mtsa run, so it must run in-process (kind arena or checkpoint); a server can be attacked with mtsa attack`);
+  };
+  const attacker = trained('attacker');
+  const target = trained('target');
+  const judge = need(buildModel(config.models.judge, role('judge')), 'judge', role('judge'), 'not a judge');
+  const embedder = need(buildModel(config.models.embedder, role('embedder')), 'embedder', role('embedder'), 'not an embedder');
+  const models = { attacker, target, judge, helpfulness: fromCache(arena, 'helpfulness', () => loadHelpfulness(arena)), embedder, oracle: oracleLabel };
   const saveOnce = async (name: string, policy: TrainablePolicy, metadata: Record<string, unknown>) => {
     if (!existsSync(join(checkpoint(name), 'model.safetensors'))) await policy.save(checkpoint(name), metadata);
   };

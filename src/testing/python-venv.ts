@@ -1,14 +1,49 @@
 /**
- * The project's Python venv for tests that check our files with the field's own Python tools
- * (`gguf`, `jinja2`): MTSA_VENV, else <repo>/.venv (scripts/setup-python.sh creates it). In CI a
- * missing venv is an error; elsewhere the test is skipped with the reason printed.
+ * The project's Python venv for tests that run the ecosystem's own tools (transformers,
+ * `transformers serve`): MTSA_VENV, else <repo>/.venv (made by scripts/setup-python.sh). In CI a
+ * missing venv is an error (the test must not pass silently); elsewhere the test is skipped with
+ * the reason printed.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
+function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const REPO_ROOT = findRepoRoot();
+
+export interface Venv {
+  dir: string;
+  python: string;
+  bin: (name: string) => string;
+}
+
+export function findVenv(env: Readonly<Record<string, string | undefined>> = process.env): Venv | { missing: string } {
+  const dir = env.MTSA_VENV ?? join(REPO_ROOT, '.venv');
+  const python = join(dir, 'bin', 'python');
+  if (!existsSync(python)) return { missing: `no Python venv at ${dir} (run \`bash scripts/setup-python.sh\`, or set MTSA_VENV)` };
+  return { dir, python, bin: (name) => join(dir, 'bin', name) };
+}
+
+/** The venv, or null outside CI (with the reason on stderr); throws in CI. */
+export function venvForTest(what: string): Venv | null {
+  const venv = findVenv();
+  if ('missing' in venv) {
+    if (process.env.CI === 'true') throw new Error(`${what} needs the project's Python venv: ${venv.missing}`);
+    process.stderr.write(`skipping ${what}: ${venv.missing}\n`);
+    return null;
+  }
+  return venv;
+}
+
+/** The repository root, for tests that read python/ scripts. */
+export const repoRoot = REPO_ROOT;
 
 export interface PythonVenv {
   python: string | undefined;
@@ -16,20 +51,19 @@ export interface PythonVenv {
   reason: string | undefined;
 }
 
+/** The venv's interpreter for the Python cross-checks (gguf, jinja2): an error in CI when missing, a printed skip elsewhere. */
 export function findPythonVenv(): PythonVenv {
-  const venv = process.env.MTSA_VENV ?? join(repoRoot, '.venv');
-  const python = join(venv, 'bin', 'python');
-  if (!existsSync(python)) {
-    const reason = `no Python venv at ${venv} (run scripts/setup-python.sh or set MTSA_VENV)`;
-    if (process.env.CI === 'true') throw new Error(`${reason}; CI must run scripts/setup-python.sh before the tests`);
-    process.stderr.write(`skipping Python cross-checks: ${reason}\n`);
-    return { python: undefined, reason };
+  const venv = findVenv();
+  if ('missing' in venv) {
+    if (process.env.CI === 'true') throw new Error(`${venv.missing}; CI must run scripts/setup-python.sh before the tests`);
+    process.stderr.write(`skipping Python cross-checks: ${venv.missing}\n`);
+    return { python: undefined, reason: venv.missing };
   }
-  return { python, reason: undefined };
+  return { python: venv.python, reason: undefined };
 }
 
 /** Runs a script from python/ with the venv's interpreter and parses its JSON stdout. */
 export function runPythonJson(python: string, script: string, args: readonly string[], input?: string): unknown {
-  const out = execFileSync(python, [join(repoRoot, 'python', script), ...args], { encoding: 'utf8', input, maxBuffer: 256 * 1024 * 1024 });
+  const out = execFileSync(python, [join(REPO_ROOT, 'python', script), ...args], { encoding: 'utf8', input, maxBuffer: 256 * 1024 * 1024 });
   return JSON.parse(out);
 }

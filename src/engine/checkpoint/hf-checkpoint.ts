@@ -1,12 +1,13 @@
 /**
  * Checkpoints in the Hugging Face layout: config.json (LlamaForCausalLM fields), model.safetensors
- * and tokenizer.json, plus mtsa.json for what HF has no field for (chat template, provenance).
+ * and tokenizer.json, plus mtsa.json for what HF has no field for (provenance) and, given a chat
+ * template, tokenizer_config.json (Jinja `chat_template`, special tokens) and generation_config.json.
  * Directories are written atomically (temporary name, then rename).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeDirectoryAtomic } from '../../core/atomic-write.js';
+import { writeDirectoryAtomic, writeFileAtomic } from '../../core/atomic-write.js';
 import { ConfigError } from '../../core/errors.js';
 import { LlamaModel, type LlamaConfig } from '../nn/llama.js';
 import { ByteLevelBpeTokenizer } from '../tokenizer/byte-level-bpe.js';
@@ -62,6 +63,57 @@ export interface Checkpoint {
   model: LlamaModel;
   tokenizer: ByteLevelBpeTokenizer;
   metadata: CheckpointMetadata;
+  /** the chat template in Jinja and its special tokens: written to tokenizer_config.json / generation_config.json */
+  chat?: HfChatTemplate;
+}
+
+/** What Hugging Face tooling needs to apply a chat template (the engine treats it as opaque text). */
+export interface HfChatTemplate {
+  jinja: string;
+  bos: string;
+  eos: string;
+  pad: string;
+}
+
+/**
+ * tokenizer_config.json and generation_config.json, so that `AutoTokenizer.from_pretrained(dir)`
+ * + `apply_chat_template` renders our prompts and `transformers serve` can serve the checkpoint.
+ * Sampling defaults are neutral (top_k 0: no top-k filter, top_p 1), like our engine's; requests
+ * set temperature and top_p themselves.
+ */
+export function hfTokenizerFiles(maxPositions: number, tokenizer: ByteLevelBpeTokenizer, chat: HfChatTemplate): Record<string, string> {
+  const id = (token: string) => tokenizer.specialTokenId(token);
+  const addedTokensDecoder = Object.fromEntries(
+    tokenizer.specialTokens.map((content) => [String(id(content)), { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }]),
+  );
+  const tokenizerConfig = {
+    tokenizer_class: 'PreTrainedTokenizerFast',
+    bos_token: chat.bos,
+    eos_token: chat.eos,
+    pad_token: chat.pad,
+    unk_token: null,
+    add_bos_token: false,
+    add_eos_token: false,
+    add_prefix_space: false,
+    clean_up_tokenization_spaces: false,
+    model_max_length: maxPositions,
+    added_tokens_decoder: addedTokensDecoder,
+    chat_template: chat.jinja,
+  };
+  const generationConfig = {
+    bos_token_id: id(chat.bos),
+    eos_token_id: id(chat.eos),
+    pad_token_id: id(chat.pad),
+    do_sample: true,
+    temperature: 1.0,
+    top_p: 1.0,
+    top_k: 0,
+  };
+  return {
+    'tokenizer_config.json': `${JSON.stringify(tokenizerConfig, null, 2)}\n`,
+    'special_tokens_map.json': `${JSON.stringify({ bos_token: chat.bos, eos_token: chat.eos, pad_token: chat.pad }, null, 2)}\n`,
+    'generation_config.json': `${JSON.stringify(generationConfig, null, 2)}\n`,
+  };
 }
 
 export function toHfConfig(config: LlamaConfig, tokenizer?: ByteLevelBpeTokenizer): Record<string, unknown> {
@@ -131,6 +183,7 @@ export function saveCheckpoint(dir: string, checkpoint: Checkpoint): void {
     'model.safetensors': encodeSafetensors(tensors),
     'tokenizer.json': JSON.stringify(tokenizer.toJSON()),
     'mtsa.json': `${JSON.stringify(metadata, null, 2)}\n`,
+    ...(checkpoint.chat ? hfTokenizerFiles(model.config.maxPositions, tokenizer, checkpoint.chat) : {}),
   });
 }
 
@@ -199,4 +252,17 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const metadataPath = join(dir, 'mtsa.json');
   const metadata = existsSync(metadataPath) ? (readJson(metadataPath) as CheckpointMetadata) : {};
   return { model, tokenizer, metadata };
+}
+
+/**
+ * Adds tokenizer_config.json / generation_config.json to a checkpoint written before they existed
+ * (cached arena models); each file is written atomically and only when missing.
+ */
+export function addHfTokenizerFiles(dir: string, chat: HfChatTemplate): void {
+  if (existsSync(join(dir, 'tokenizer_config.json')) && existsSync(join(dir, 'generation_config.json'))) return;
+  const config = fromHfConfig(readJson(join(dir, 'config.json')), join(dir, 'config.json'));
+  const tokenizer = ByteLevelBpeTokenizer.fromJSON(readJson(join(dir, 'tokenizer.json')));
+  for (const [name, text] of Object.entries(hfTokenizerFiles(config.maxPositions, tokenizer, chat))) {
+    if (!existsSync(join(dir, name))) writeFileAtomic(join(dir, name), text);
+  }
 }

@@ -15,7 +15,7 @@ import * as ops from '../../engine/ops/index.js';
 import { AdamW } from '../../engine/optim/adamw.js';
 import { Tensor, backward, clearTape, noGrad } from '../../engine/tensor.js';
 import type { ByteLevelBpeTokenizer } from '../../engine/tokenizer/byte-level-bpe.js';
-import { CHAT_TEMPLATE_ID } from '../chat-template.js';
+import { CHAT_TEMPLATE_ID, HF_CHAT_TEMPLATE } from '../chat-template.js';
 import { LocalChatModel, type LocalModelOptions } from './local-chat-model.js';
 
 /** Tokens per forward pass when scoring or training (bounds memory). */
@@ -158,7 +158,7 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
 
   async save(dir: string, metadata: Record<string, unknown> = {}): Promise<void> {
     this.assertFinite(`before saving ${dir}`);
-    saveCheckpoint(dir, { model: this.model, tokenizer: this.tokenizer, metadata: { chatTemplate: CHAT_TEMPLATE_ID, ...metadata } });
+    saveCheckpoint(dir, { model: this.model, tokenizer: this.tokenizer, metadata: { chatTemplate: CHAT_TEMPLATE_ID, ...metadata }, chat: HF_CHAT_TEMPLATE });
   }
 
   async restore(dir: string): Promise<void> {

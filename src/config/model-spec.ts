@@ -1,0 +1,65 @@
+/**
+ * Which model fills each role, as a zod discriminated union on `kind`:
+ * - `arena`: the arena's own model for that role (the default);
+ * - `openai-compatible`: a model behind an OpenAI-compatible server (vLLM, llama.cpp, Ollama,
+ *   `transformers serve`, OpenAI, …) with its traffic limits;
+ * - `checkpoint`: a local Hugging Face checkpoint directory run in-process by our engine.
+ * Adding a kind is one schema entry here and one factory entry in src/run/build-models.ts.
+ */
+import { z } from 'zod';
+import { FLAVOURS } from '../core/backends.js';
+
+export const TrafficConfigSchema = z
+  .object({
+    concurrency: z.number().int().positive().default(8).describe('requests in flight at once'),
+    requestsPerMinute: z.number().int().nonnegative().default(0).describe('requests started per minute (0: unlimited)'),
+    tokensPerMinute: z.number().int().nonnegative().default(0).describe('prompt + completion tokens per minute (0: unlimited)'),
+    timeoutMs: z.number().int().positive().default(120_000).describe('one attempt is abandoned (and retried) after this long'),
+    maxRetries: z.number().int().min(0).max(20).default(4).describe('retries after the first attempt (429, 408, 409, 5xx, timeouts, malformed bodies)'),
+    initialBackoffMs: z.number().nonnegative().default(500).describe('backoff before the first retry, doubled each retry, with jitter; a Retry-After under 60 s is used instead'),
+    maxBackoffMs: z.number().nonnegative().default(30_000).describe('longest backoff'),
+    maxConsecutiveFailures: z.number().int().positive().default(16).describe('failed calls in a row (after retries) that stop the run'),
+  })
+  .strict();
+export type TrafficConfig = z.infer<typeof TrafficConfigSchema>;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const ArenaModelSpecSchema = z.object({ kind: z.literal('arena') }).strict();
+
+export const OpenAiCompatibleSpecSchema = z
+  .object({
+    kind: z.literal('openai-compatible'),
+    baseUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL such as http://127.0.0.1:8000/v1').describe('the server base URL, ending in /v1'),
+    model: z.string().min(1).describe('the model name the server knows (GET <baseUrl>/models)'),
+    flavour: z.enum(FLAVOURS).default('generic').describe('the server software: decides prefill and sampling fields (docs/real-models.md)'),
+    apiKeyEnv: z.string().regex(ENV_NAME, 'must be the NAME of an environment variable (the key itself never goes in a config)').optional().describe('environment variable that holds the API key'),
+    template: z.enum(['server', 'ours']).default('server').describe("'server': chat completions with the server's chat template; 'ours': completions over a prompt rendered with mtsa's template (checkpoints made by mtsa)"),
+    topLogprobs: z.number().int().min(0).max(20).default(0).describe('judge role: first-token top log-probs to ask for (0: read the answer word)'),
+    traffic: TrafficConfigSchema.default(TrafficConfigSchema.parse({})).describe('concurrency, rate limits, timeouts, retries'),
+  })
+  .strict();
+
+export const CheckpointSpecSchema = z
+  .object({
+    kind: z.literal('checkpoint'),
+    path: z.string().min(1).describe('a Hugging Face checkpoint directory written by mtsa (config.json, model.safetensors, tokenizer.json)'),
+  })
+  .strict();
+
+export const ModelSpecSchema = z.discriminatedUnion('kind', [ArenaModelSpecSchema, OpenAiCompatibleSpecSchema, CheckpointSpecSchema]);
+export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+export type ModelKind = ModelSpec['kind'];
+
+const arena = { kind: 'arena' as const };
+
+export const ModelsConfigSchema = z
+  .object({
+    attacker: ModelSpecSchema.default(arena).describe('the red team'),
+    target: ModelSpecSchema.default(arena).describe('the model under attack'),
+    judge: ModelSpecSchema.default(arena).describe('scores every target reply'),
+    embedder: ModelSpecSchema.default(arena).describe('embeds attack questions for the diversity metrics'),
+  })
+  .strict();
+export type ModelsConfig = z.infer<typeof ModelsConfigSchema>;
+export type ModelRole = keyof ModelsConfig;
