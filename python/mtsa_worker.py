@@ -465,6 +465,8 @@ def handle(state: dict, request: dict) -> dict:
         state["out"].write("this is not json\n")
         state["out"].flush()
         return {}
+    if op == "raise_oom":  # fault injection: what a CUDA allocation failure raises
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
     if op == "sleep":  # fault injection: a request that takes too long
         time.sleep(float(request.get("seconds", 1)))
         return {}
