@@ -218,15 +218,13 @@ class Policy:
         del graphs, total
         params = self.trainable()
         grads = [p.grad for p in params if p.grad is not None]
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])) if grads else torch.zeros(())
+        norm = torch.linalg.vector_norm(torch.stack([n.float() for n in torch._foreach_norm(grads)])) if grads else torch.zeros(())
         norm_value = float(norm)
         if not math.isfinite(norm_value):
             self.optimizer.zero_grad(set_to_none=True)
             raise WorkerError(f"AdamW step {self.step + 1}: gradient norm is {norm_value}")
         if max_grad_norm and max_grad_norm > 0 and norm_value > max_grad_norm:
-            scale = max_grad_norm / norm_value
-            for g in grads:
-                g.mul_(scale)
+            torch._foreach_mul_(grads, max_grad_norm / norm_value)
         decay_group, other_group = self.optimizer.param_groups
         for group in (decay_group, other_group):
             group["lr"] = float(lr)
@@ -380,8 +378,11 @@ class Policy:
                 cache = res.past_key_values
                 last = res.logits[:, -1, :].float()
                 next_pos = positions[:, -1] + 1
+                temps = torch.tensor([max(float(r["temperature"]), 1e-6) for r in requests], dtype=torch.float64)[:, None]
                 while any(f is None for f in finish):
                     chosen = torch.full((B,), pad_id, dtype=torch.long)
+                    probs = torch.softmax(last.cpu().double() / temps, dim=-1)
+                    greedy = torch.argmax(last, dim=-1).cpu()
                     for b in range(B):
                         if finish[b] is not None:
                             continue
@@ -389,7 +390,10 @@ class Policy:
                         if is_forced:
                             tok = pending[b].pop(0)
                         else:
-                            tok = self._sample(last[b], float(requests[b]["temperature"]), float(requests[b].get("topP", 1.0)), gens[b])
+                            if float(requests[b]["temperature"]) <= 0:
+                                tok = int(greedy[b])
+                            else:
+                                tok = self._sample(probs[b], float(requests[b].get("topP", 1.0)), gens[b])
                             if not forced_done[b] and requests[b].get("force") and tok in after:
                                 forced_done[b] = True
                                 pending[b] = list(requests[b]["force"])
@@ -415,10 +419,7 @@ class Policy:
         return {"results": [{"tokens": out[b], "finishReason": finish[b]} for b in range(B)]}
 
     @staticmethod
-    def _sample(logits, temperature, top_p, gen):
-        if temperature <= 0:
-            return int(torch.argmax(logits))
-        probs = torch.softmax(logits.cpu().double() / temperature, dim=-1)
+    def _sample(probs, top_p, gen):
         if top_p < 1:
             sorted_p, order = torch.sort(probs, descending=True)
             keep = torch.cumsum(sorted_p, 0) - sorted_p < top_p

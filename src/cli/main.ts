@@ -14,6 +14,7 @@ import { blasKernels, useKernels } from '../engine/kernels/index.js';
 import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
 import { inspectArena } from './inspect.js';
+import { addTrainerOptions, withTrainerOptions } from './trainer-options.js';
 import { Progress } from './progress.js';
 
 const ABLATIONS = ['last-turn', 'no-thought', 'random-selection'] as const;
@@ -81,8 +82,8 @@ async function main(argv: string[]): Promise<void> {
   const program = new Command();
   program.name('mtsa').description('Multi-turn red-teaming and safety alignment (MTSA, ACL 2025) on an offline synthetic arena').option('--verbose', 'print full error causes');
 
-  program
-    .command('run')
+  addTrainerOptions(program
+    .command('run'))
     .description('build or reuse the arena, run Stage 1 and the Stage 2 iterations, evaluate, and write the run directory')
     .option('-c, --config <file>', 'YAML or JSON run config (see `mtsa config --print`)')
     .option('-o, --out <dir>', 'run directory to create (default: runs/<timestamp>)')
@@ -93,7 +94,7 @@ async function main(argv: string[]): Promise<void> {
     .action(async (options) => {
       setUpKernels();
       const base = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
-      const config = withAblation(base, options.ablation);
+      const config = withTrainerOptions(withAblation(base, options.ablation), options);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
       const outDir = resolve(options.resume ?? options.out ?? join('runs', `${stamp}-mtsa${options.ablation ? `-${options.ablation}` : ''}`));
       const progress = new Progress();

@@ -12,6 +12,7 @@ import type { Rate } from '../core/stats.js';
 import { TrajectorySchema } from '../core/trajectory.js';
 import { buildArena, type BuildEvent } from '../arena/build.js';
 import { loadEmbedder, loadGuard, loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
+import { openRunPolicy } from './policies.js';
 import { arenaSuite } from '../arena/suite.js';
 import { objectiveRef } from '../attacks/run-conversation.js';
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
@@ -60,8 +61,8 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
 
   const arena = buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: (e) => options.onEvent?.({ source: 'arena', ...e }) });
   const seed = config.seed;
-  const attacker = loadPolicy(arena.checkpoints.attacker, 'attacker', seed);
-  const target = loadPolicy(arena.checkpoints.target, 'target', seed);
+  const attacker = await openRunPolicy(arena.checkpoints.attacker, 'attacker', seed, config.trainer.attacker, log);
+  const target = await openRunPolicy(arena.checkpoints.target, 'target', seed, config.trainer.target, log);
   const models = { attacker, target, judge: loadGuard(arena), helpfulness: loadHelpfulness(arena), embedder: loadEmbedder(arena), oracle: oracleLabel };
   const saveOnce = async (name: string, policy: TrainablePolicy, metadata: Record<string, unknown>) => {
     if (!existsSync(join(checkpoint(name), 'model.safetensors'))) await policy.save(checkpoint(name), metadata);
@@ -74,13 +75,19 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
     objectives: arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef),
     thinkBeforeAttack: arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)),
   };
-  const iterations: IterationSummary[] = await runMtsa(models, data, {
-    config: config.mtsa,
-    seed,
-    store,
-    onEvent: (e) => options.onEvent?.({ source: 'mtsa', ...e }),
-    onModel: (role, iteration, policy) => saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) }),
-  });
+  let iterations: IterationSummary[];
+  try {
+    iterations = await runMtsa(models, data, {
+      config: config.mtsa,
+      seed,
+      store,
+      onEvent: (e) => options.onEvent?.({ source: 'mtsa', ...e }),
+      onModel: (role, iteration, policy) => saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) }),
+    });
+  } finally {
+    // Trainer workers end here; evaluation samples the saved checkpoints with the engine.
+    await Promise.all([attacker.close?.(), target.close?.()]);
+  }
 
   // Evaluation loads every saved model: R0..Rn and T0..Tn.
   const n = config.mtsa.iterations;

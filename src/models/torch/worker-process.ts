@@ -4,7 +4,7 @@
  * the request, never a hang: the child's exit is watched, each request has a timeout, and a line
  * that is not a protocol reply stops the worker (its state can no longer be trusted).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,6 +41,23 @@ export function projectPython(): string {
     );
   }
   return python;
+}
+
+/**
+ * The project's Python, creating the venv with scripts/setup-python.sh first when it is missing
+ * (with a notice: the first install takes minutes). Errors name the fix.
+ */
+export function ensureProjectPython(notice: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): string {
+  try {
+    return projectPython();
+  } catch (error) {
+    const script = join(repositoryRoot(), 'scripts', 'setup-python.sh');
+    if (!existsSync(script)) throw error;
+    notice(`mtsa: the torch trainer needs the project's Python venv; running scripts/setup-python.sh (first time: a few minutes)`);
+    const result = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (result.status !== 0) throw new ConfigError(`scripts/setup-python.sh failed (exit ${result.status}); ${(error as Error).message}`);
+    return projectPython();
+  }
 }
 
 export interface WorkerProcessOptions {
@@ -183,6 +200,8 @@ export class WorkerProcess {
     } catch {
       /* already gone or stuck: killed below */
     }
+    // Keep Node alive until the worker has gone (its exit is the only event left to wait for).
+    this.child.ref();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
