@@ -35,6 +35,39 @@ class WorkerError(Exception):
     pass
 
 
+# ---- data parallelism (torchrun / accelerate launch) ----------------------------------------
+# Under a launcher, every rank runs this worker: rank 0 reads the requests and broadcasts them,
+# each rank scores its shard of the sequences (i % world == rank), rank 0 replies with the gathered
+# log-probs, the coefficients reach every rank, each rank back-propagates its shard, and the
+# gradients are SUMMED across ranks (the loss gradient is sum_i c_i grad log pi_i, not a mean)
+# before the same clipping and AdamW step on every rank. The protocol does not change.
+WORLD = int(os.environ.get("WORLD_SIZE", "1"))
+RANK = int(os.environ.get("RANK", "0"))
+LOCAL_RANK = int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _dist():
+    import torch.distributed as dist
+
+    return dist
+
+
+def gather_objects(obj):
+    """Every rank's obj, in rank order (a list of one without a launcher)."""
+    if WORLD == 1:
+        return [obj]
+    out = [None] * WORLD
+    _dist().all_gather_object(out, obj)
+    return out
+
+
+def agree(error):
+    """Collective error check: raises the first rank's error on every rank, so all ranks stay in step."""
+    errors = [e for e in gather_objects(error) if e]
+    if errors:
+        raise WorkerError(errors[0])
+
+
 def _dtype(name: str) -> torch.dtype:
     table = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16}
     if name not in table:
@@ -58,6 +91,8 @@ class Policy:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise WorkerError(f'device "{device}" asked for but torch.cuda.is_available() is False (CPU build of PyTorch?)')
         self.path = path
+        if WORLD > 1 and device == "cuda":
+            device = f"cuda:{LOCAL_RANK}"
         self.device = torch.device(device)
         self.dtype = _dtype(dtype)
         self.micro_batch_tokens = int(micro_batch_tokens or 0)
@@ -156,7 +191,34 @@ class Policy:
     def _counts(sequences):
         return [sum(1 for t in range(1, len(s["ids"])) if s["mask"][t]) for s in sequences]
 
+    @staticmethod
+    def _shard(n):
+        return [i for i in range(n) if i % WORLD == RANK]
+
+    def _local(self, sequences):
+        """This rank's sequences (all of them without a launcher) and their global indices."""
+        own = self._shard(len(sequences))
+        return [sequences[i] for i in own], own
+
+    @staticmethod
+    def _merge(local_values, own, n):
+        values = [0.0] * n
+        for part in gather_objects(dict(zip(own, local_values))):
+            for i, v in part.items():
+                values[i] = v
+        return values
+
     def score(self, sequences, reference=False):
+        local, own = self._local(sequences)
+        error = None
+        try:
+            values = self._score_local(local, reference)
+        except Exception as e:  # noqa: BLE001 - reported on every rank by agree()
+            error, values = f"{type(e).__name__}: {e}", []
+        agree(error)
+        return {"logProbs": self._merge(values, own, len(sequences)), "tokens": self._counts(sequences)}
+
+    def _score_local(self, sequences, reference):
         values = [0.0] * len(sequences)
         with torch.no_grad():
             for indices in self._micro_batches(sequences):
@@ -167,7 +229,7 @@ class Policy:
                     lp = self._log_probs(self.reference if reference else self.model, sequences, indices)
                 for k, i in enumerate(indices):
                     values[i] = float(lp[k])
-        return {"logProbs": values, "tokens": self._counts(sequences)}
+        return values
 
     def logits(self, ids):
         with torch.no_grad():
@@ -179,15 +241,20 @@ class Policy:
         if not sequences:
             raise WorkerError("train_forward: no sequences")
         self.pending = None
-        graphs = []
-        values = [0.0] * len(sequences)
-        for indices in self._micro_batches(sequences):
-            lp = self._log_probs(self.model, sequences, indices)
-            graphs.append((lp, indices))
-            for k, i in enumerate(indices):
-                values[i] = float(lp[k].detach())
+        local, own = self._local(sequences)
+        graphs, values, error = [], [0.0] * len(local), None
+        try:
+            for indices in self._micro_batches(local):
+                lp = self._log_probs(self.model, local, indices)
+                # graph rows refer to global sequence indices (for the coefficients)
+                graphs.append((lp, [own[i] for i in indices]))
+                for k, i in enumerate(indices):
+                    values[i] = float(lp[k].detach())
+        except Exception as e:  # noqa: BLE001
+            graphs, error = [], f"{type(e).__name__}: {e}"
+        agree(error)
         self.pending = (graphs, len(sequences))
-        return {"logProbs": values, "tokens": self._counts(sequences)}
+        return {"logProbs": self._merge(values, own, len(sequences)), "tokens": self._counts(sequences)}
 
     def _ensure_optimizer(self):
         if self.optimizer is None:
@@ -211,12 +278,25 @@ class Policy:
         self.optimizer.zero_grad(set_to_none=True)
         c = torch.tensor(coefficients, dtype=torch.float32, device=self.device)
         total = None
-        for lp, indices in graphs:
-            term = (lp * c[torch.tensor(indices, device=self.device)]).sum()
-            total = term if total is None else total + term
-        total.backward()
+        error = None
+        try:
+            for lp, indices in graphs:
+                term = (lp * c[torch.tensor(indices, device=self.device)]).sum()
+                total = term if total is None else total + term
+            if total is not None:
+                total.backward()
+        except Exception as e:  # noqa: BLE001
+            error = f"{type(e).__name__}: {e}"
         del graphs, total
+        agree(error)
         params = self.trainable()
+        if WORLD > 1:
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            dist = _dist()
+            for p in params:  # a sum: each rank holds the gradient of its own sequences' terms
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
         grads = [p.grad for p in params if p.grad is not None]
         norm = torch.linalg.vector_norm(torch.stack([n.float() for n in torch._foreach_norm(grads)])) if grads else torch.zeros(())
         norm_value = float(norm)
@@ -278,9 +358,16 @@ class Policy:
         return state
 
     def save(self, directory, metadata=None):
+        directory = os.path.abspath(directory)
+        if RANK == 0:
+            self._save(directory, metadata)
+        if WORLD > 1:
+            _dist().barrier()  # every rank holds the same weights; rank 0 writes them
+        return {"dir": directory}
+
+    def _save(self, directory, metadata=None):
         from safetensors.torch import save_file
 
-        directory = os.path.abspath(directory)
         tmp = f"{directory}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
@@ -297,7 +384,6 @@ class Policy:
         if os.path.exists(directory):
             shutil.rmtree(directory)
         os.rename(tmp, directory)
-        return {"dir": directory}
 
     def restore(self, directory):
         from safetensors.torch import load_file
@@ -341,6 +427,16 @@ class Policy:
 
     # ---- generation ------------------------------------------------------------------------
     def generate(self, requests, force_after=None, pad_id=0):
+        local, own = self._local(requests)
+        error, results = None, []
+        try:
+            results = self._generate_local(local, force_after, pad_id)["results"] if local else []
+        except Exception as e:  # noqa: BLE001
+            error = f"{type(e).__name__}: {e}"
+        agree(error)
+        return {"results": self._merge(results, own, len(requests))}
+
+    def _generate_local(self, requests, force_after=None, pad_id=0):
         """Batched sampling with a KV cache. Each request: ids, temperature, topP, maxTokens, seed,
         stopIds, and optional force (token ids fed without sampling right after the first sampled
         token in force_after). Prompts are left-padded; each row samples with its own generator."""
@@ -444,6 +540,7 @@ def describe(policy: Policy) -> dict:
         "tied": policy.tied,
         "torch": torch.__version__,
         "lora": bool(policy.lora),
+        "world": WORLD,
     }
 
 
@@ -502,9 +599,22 @@ def handle(state: dict, request: dict) -> dict:
     raise WorkerError(f'unknown op "{op}"')
 
 
+def next_line(inp):
+    """The next request line; under a launcher rank 0 reads it and every rank receives it. '' at EOF."""
+    line = inp.readline() if RANK == 0 else None
+    if WORLD > 1:
+        box = [line]
+        _dist().broadcast_object_list(box, src=0)
+        line = box[0]
+    return line
+
+
 def serve(inp, out) -> None:
     state = {"out": out}
-    for line in inp:
+    while True:
+        line = next_line(inp)
+        if not line:
+            return
         line = line.strip()
         if not line:
             continue
@@ -525,8 +635,9 @@ def serve(inp, out) -> None:
             kind = "oom" if "out of memory" in text.lower() else "exception"
             traceback.print_exc(file=sys.stderr)
             reply = {"id": rid, "ok": False, "kind": kind, "error": f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"}
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+        if RANK == 0:
+            out.write(json.dumps(reply) + "\n")
+            out.flush()
         if state.get("exit"):
             return
 
@@ -536,7 +647,18 @@ def main() -> None:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
-    serve(sys.stdin, out)
+    if WORLD > 1:
+        dist = _dist()
+        if torch.cuda.is_available():
+            torch.cuda.set_device(LOCAL_RANK)
+            dist.init_process_group(backend="cpu:gloo,cuda:nccl")
+        else:
+            dist.init_process_group(backend="gloo")
+    try:
+        serve(sys.stdin, out)
+    finally:
+        if WORLD > 1:
+            _dist().destroy_process_group()
 
 
 if __name__ == "__main__":

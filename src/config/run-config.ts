@@ -32,6 +32,7 @@ export const TrainerConfigSchema = z
     gradientCheckpointing: z.boolean().default(false).describe('torch: recompute activations in the backward to save memory'),
     microBatchTokens: z.number().int().min(0).default(0).describe('torch: most padded tokens per forward (0: one forward per step)'),
     threads: z.number().int().min(0).default(0).describe('torch: CPU threads of the worker (0: PyTorch default)'),
+    processes: z.number().int().positive().default(1).describe('torch: data-parallel ranks under torchrun (one per GPU); gradients summed across ranks'),
   })
   .strict();
 

@@ -39,6 +39,8 @@ export interface TorchTrainerOptions {
   timeoutMs?: number;
   /** the Python interpreter (default: $MTSA_VENV/bin/python or <repo>/.venv/bin/python) */
   python?: string;
+  /** data-parallel ranks under torchrun (one per GPU with device cuda; gloo on CPU); default 1 */
+  processes?: number;
 }
 
 export interface TorchPolicyOptions extends TorchTrainerOptions {
@@ -84,7 +86,7 @@ export class TorchPolicy implements TrainablePolicy {
     } catch (error) {
       throw new ConfigError(`${join(dir, 'tokenizer.json')}: cannot load the tokenizer (${(error as Error).message}); the torch trainer tokenises with mtsa's byte-level BPE tokenizer`);
     }
-    const worker = new WorkerProcess({ name: `torch worker for ${options.id}`, python: options.python, timeoutMs: options.timeoutMs });
+    const worker = new WorkerProcess({ name: `torch worker for ${options.id}`, python: options.python, timeoutMs: options.timeoutMs, processes: options.processes });
     const { device = 'cpu', dtype = 'fp32', lora, gradientCheckpointing = false, microBatchTokens = 0, threads = 0 } = options;
     try {
       const info = await worker.request<LoadReply>('load', { path: dir, options: { device, dtype, lora: lora ?? null, gradientCheckpointing, microBatchTokens, threads, seed: options.seed ?? 0 } });

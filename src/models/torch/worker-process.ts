@@ -67,6 +67,8 @@ export interface WorkerProcessOptions {
   script?: string;
   /** default limit on one request's duration, ms */
   timeoutMs?: number;
+  /** data-parallel ranks: > 1 launches the worker under torchrun (`python -m torch.distributed.run`) */
+  processes?: number;
   env?: Record<string, string>;
 }
 
@@ -78,9 +80,9 @@ interface Pending {
 }
 
 /** Workers still running when Node exits are killed with it (no orphaned Python processes). */
-const live = new Set<ChildProcessWithoutNullStreams>();
+const live = new Set<WorkerProcess>();
 process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
+  for (const worker of live) worker.kill();
 });
 
 export class WorkerProcess {
@@ -91,14 +93,19 @@ export class WorkerProcess {
   private stderrTail: string[] = [];
   private dead: WorkerError | null = null;
   private readonly timeoutMs: number;
+  private readonly group: boolean;
 
   constructor(options: WorkerProcessOptions) {
     this.name = options.name;
     this.timeoutMs = options.timeoutMs ?? 30 * 60_000;
     const python = options.python ?? projectPython();
     const script = options.script ?? join(repositoryRoot(), 'python', 'mtsa_worker.py');
-    this.child = spawn(python, ['-u', script], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', ...options.env } });
-    live.add(this.child);
+    const processes = options.processes ?? 1;
+    const launcher = processes > 1 ? ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${processes}`] : [];
+    // Under a launcher the ranks form a process group of their own, killed together.
+    this.group = processes > 1;
+    this.child = spawn(python, ['-u', ...launcher, script], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', ...options.env }, detached: this.group });
+    live.add(this);
     this.child.stdin.on('error', () => {}); // a dead worker's closed pipe is reported through 'exit'
     createInterface({ input: this.child.stdout }).on('line', (line) => this.onLine(line));
     createInterface({ input: this.child.stderr }).on('line', (line) => {
@@ -108,7 +115,7 @@ export class WorkerProcess {
     });
     this.child.on('error', (error) => this.fail(new WorkerError(`${this.name}: could not start ${python} (${error.message})`, 'exit')));
     this.child.on('exit', (code, signal) => {
-      live.delete(this.child);
+      live.delete(this);
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
       this.fail(new WorkerError(`${this.name} ${how}${this.stderrHint()}`, 'exit'));
     });
@@ -143,7 +150,7 @@ export class WorkerProcess {
     } catch {
       const ops = [...this.pending.values()].map((p) => p.op).join(', ') || 'none';
       this.fail(new WorkerError(`${this.name} printed a line that is not a protocol reply (pending: ${ops}): ${JSON.stringify(line.slice(0, 200))}; the worker was stopped`, 'garbage'));
-      this.child.kill('SIGKILL');
+      this.kill();
       return;
     }
     const pending = this.pending.get(reply.id as number);
@@ -178,13 +185,23 @@ export class WorkerProcess {
         this.pending.delete(id);
         const error = new WorkerError(`${this.name}: request "${op}" got no reply within ${(timeoutMs / 1000).toFixed(0)} s; the worker was stopped${this.stderrHint()}`, 'timeout');
         this.fail(error);
-        this.child.kill('SIGKILL');
+        this.kill();
         reject(error);
       }, timeoutMs);
       this.pending.set(id, { op, resolve: resolvePromise as (v: Record<string, unknown>) => void, reject, timer });
       this.busy();
       this.child.stdin.write(`${JSON.stringify({ id, op, ...body })}\n`);
     });
+  }
+
+  /** Kills the worker (every rank under a launcher). */
+  kill(): void {
+    try {
+      if (this.group && this.child.pid) process.kill(-this.child.pid, 'SIGKILL');
+      else this.child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 
   get running(): boolean {
@@ -202,7 +219,7 @@ export class WorkerProcess {
     }
     // Keep Node alive until the worker has gone (its exit is the only event left to wait for).
     this.child.ref();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    const timer = setTimeout(() => this.kill(), 5000);
     await exited;
     clearTimeout(timer);
   }
