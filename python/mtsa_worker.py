@@ -166,30 +166,31 @@ class Policy:
         batch = [sequences[i] for i in indices]
         T = max(len(s["ids"]) for s in batch)
         ids = torch.zeros((len(batch), T), dtype=torch.long)
-        rows, targets, segments = [], [], []
+        scored = torch.zeros((len(batch), T), dtype=torch.bool)
         for b, s in enumerate(batch):
             if len(s["ids"]) != len(s["mask"]):
                 raise WorkerError(f"sequence {indices[b]}: {len(s['ids'])} ids but {len(s['mask'])} mask entries")
             ids[b, : len(s["ids"])] = torch.tensor(s["ids"], dtype=torch.long)
-            for t in range(1, len(s["ids"])):
-                if s["mask"][t]:
-                    rows.append(b * T + t - 1)
-                    targets.append(s["ids"][t])
-                    segments.append(b)
-        if not rows:
+            scored[b, : len(s["mask"])] = torch.tensor(s["mask"], dtype=torch.bool)
+        scored[:, 0] = False  # the first token has no prediction
+        where = scored.nonzero()  # (K, 2): sequence, position — row-major, as the engine packs them
+        if where.shape[0] == 0:
             return torch.zeros(len(batch), device=self.device)
+        rows = (where[:, 0] * T + where[:, 1] - 1).to(self.device)
+        targets = ids[where[:, 0], where[:, 1]].to(self.device)
+        segments = where[:, 0].to(self.device)
         ids = ids.to(self.device)
         lm = self._causal_lm(model)
         hidden = lm.model(input_ids=ids, use_cache=False).last_hidden_state  # (B, T, C)
-        picked = hidden.reshape(-1, hidden.shape[-1])[torch.tensor(rows, device=self.device)]
+        picked = hidden.reshape(-1, hidden.shape[-1])[rows]
         logits = lm.lm_head(picked).float()
-        token = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(targets, device=self.device)[:, None])[:, 0]
+        token = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None])[:, 0]
         out = torch.zeros(len(batch), device=self.device, dtype=torch.float32)
-        return out.index_add(0, torch.tensor(segments, device=self.device), token)
+        return out.index_add(0, segments, token)
 
     @staticmethod
     def _counts(sequences):
-        return [sum(1 for t in range(1, len(s["ids"])) if s["mask"][t]) for s in sequences]
+        return [sum(s["mask"][1:]) for s in sequences]
 
     @staticmethod
     def _shard(n):
@@ -227,8 +228,8 @@ class Policy:
                         lp = self._log_probs(self.model, sequences, indices)
                 else:
                     lp = self._log_probs(self.reference if reference else self.model, sequences, indices)
-                for k, i in enumerate(indices):
-                    values[i] = float(lp[k])
+                for k, v in enumerate(lp.cpu().tolist()):
+                    values[indices[k]] = v
         return values
 
     def logits(self, ids):
@@ -248,8 +249,8 @@ class Policy:
                 lp = self._log_probs(self.model, local, indices)
                 # graph rows refer to global sequence indices (for the coefficients)
                 graphs.append((lp, [own[i] for i in indices]))
-                for k, i in enumerate(indices):
-                    values[i] = float(lp[k].detach())
+                for k, v in enumerate(lp.detach().cpu().tolist()):
+                    values[indices[k]] = v
         except Exception as e:  # noqa: BLE001
             graphs, error = [], f"{type(e).__name__}: {e}"
         agree(error)

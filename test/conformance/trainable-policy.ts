@@ -77,6 +77,9 @@ export function relativeError(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(1e-12, Math.abs(b));
 }
 
+/** Each test starts a worker or two (several seconds each on a loaded machine). */
+const TIMEOUT = 180_000;
+
 /** Figures the suite measured, printed at the end (for the closing note). */
 export const measured: Record<string, number> = {};
 
@@ -92,10 +95,11 @@ export function trainablePolicyConformance(name: string, open: (dir: string) => 
     beforeAll(() => {
       dir = conformanceCheckpoint();
     });
+
     afterAll(async () => {
       for (const s of opened) await s.close?.();
       console.log(`conformance ${name}: ${JSON.stringify(measured)}`);
-    });
+    }, TIMEOUT);
 
     it('scores equal the engine’s (≤ 1e-4 relative), current and reference', async () => {
       const s = await subject();
@@ -110,7 +114,7 @@ export function trainablePolicyConformance(name: string, open: (dir: string) => 
         expect(worst).toBeLessThanOrEqual(1e-4);
         measured[`score_rel_err${reference ? '_reference' : ''}`] = worst;
       }
-    });
+    }, TIMEOUT);
 
     it('one DPO step from the same weights updates the parameters as the engine does (cosine ≥ 0.999)', async () => {
       const s = await subject();
@@ -138,7 +142,7 @@ export function trainablePolicyConformance(name: string, open: (dir: string) => 
       measured.update_norm_rel_err = relativeError(na, nb);
       measured.grad_norm_rel_err = relativeError(mine.gradNorm, theirs.gradNorm);
       expect(await s.fingerprint()).not.toBe(await (await subject()).fingerprint());
-    });
+    }, TIMEOUT);
 
     it('a few DPO steps raise the chosen-minus-rejected margin', async () => {
       const s = await subject();
@@ -149,7 +153,7 @@ export function trainablePolicyConformance(name: string, open: (dir: string) => 
       expect(before).toBeCloseTo(0, 4);
       expect(after).toBeGreaterThan(before + 0.5);
       measured[`dpo_margin_after_4_steps`] = after;
-    });
+    }, TIMEOUT);
 
     it('a checkpoint saved by the subject restores in the engine, and the engine’s in the subject, with equal scores', async () => {
       const base = mkdtempSync(join(tmpdir(), 'mtsa-conformance-save-'));
@@ -172,7 +176,7 @@ export function trainablePolicyConformance(name: string, open: (dir: string) => 
       expect(worst).toBeLessThanOrEqual(1e-4);
       measured.save_restore_rel_err = worst;
       expect(relativeError(await s.fingerprint(), await e.fingerprint())).toBeLessThan(1e-5);
-    });
+    }, TIMEOUT);
 
     it('generates with a prefill and a forced line after the first line break, the same text for the same seed', async () => {
       const s = await subject();
@@ -185,6 +189,6 @@ export function trainablePolicyConformance(name: string, open: (dir: string) => 
       const [greedy] = await s.generate([{ messages: [user('How do I bake bread?')], sampling: { temperature: 0, topP: 1, maxTokens: 8 } }]);
       const [engineGreedy] = await engine(dir).generate([{ messages: [user('How do I bake bread?')], sampling: { temperature: 0, topP: 1, maxTokens: 8 } }]);
       expect(greedy.text).toBe(engineGreedy.text);
-    });
+    }, TIMEOUT);
   });
 }
