@@ -31,7 +31,7 @@ export const TrainerConfigSchema = z
       .describe('torch: train a LoRA adapter (the reference is the adapter switched off); absent: full fine-tuning'),
     gradientCheckpointing: z.boolean().default(false).describe('torch: recompute activations in the backward to save memory'),
     microBatchTokens: z.number().int().min(0).default(0).describe('torch: most padded tokens per forward (0: one forward per step)'),
-    threads: z.number().int().min(0).default(0).describe('torch: CPU threads of the worker (0: PyTorch default)'),
+    threads: z.number().int().min(0).default(0).describe('torch: CPU threads of each worker (0: half the cores on cpu, since two workers share the machine)'),
     processes: z.number().int().positive().default(1).describe('torch: data-parallel ranks under torchrun (one per GPU); gradients summed across ranks'),
   })
   .strict();
