@@ -19,6 +19,7 @@ import { registerAttackCommand } from './attack.js';
 import { inspectArena } from './inspect.js';
 import { registerJudgeEval } from './judge-eval.js';
 import { registerStage1Data } from './stage1-data.js';
+import { addTrainerOptions, withTrainerOptions } from './trainer-options.js';
 import { Progress } from './progress.js';
 
 const ABLATIONS = ['last-turn', 'no-thought', 'random-selection'] as const;
@@ -94,8 +95,8 @@ async function main(argv: string[]): Promise<void> {
   const program = new Command();
   program.name('mtsa').description('Multi-turn red-teaming and safety alignment (MTSA, ACL 2025) on an offline synthetic arena').option('--verbose', 'print full error causes');
 
-  program
-    .command('run')
+  addTrainerOptions(program
+    .command('run'))
     .description('build or reuse the arena, run Stage 1 and the Stage 2 iterations, evaluate, and write the run directory')
     .option('-c, --config <file>', 'YAML or JSON run config (see `mtsa config --print`)')
     .option('-o, --out <dir>', 'run directory to create (default: runs/<timestamp>)')
@@ -107,7 +108,7 @@ async function main(argv: string[]): Promise<void> {
       setUpKernels();
       const ignored = ['config', 'ablation', 'tiny', 'out'].filter((name) => options[name] !== undefined);
       if (options.resume && ignored.length) throw new ConfigError(`--resume continues a run with the configuration stored in it (${join(options.resume, 'config.resolved.json')}); it cannot also take ${ignored.map((n) => `--${n}`).join(', ')}. Drop ${ignored.length > 1 ? 'them' : 'it'}, or start a new run with --out`);
-      const config = withAblation(configOf(options), options.ablation);
+      const config = withTrainerOptions(withAblation(configOf(options), options.ablation), options);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
       const outDir = resolve(options.resume ?? options.out ?? join('runs', `${stamp}-mtsa${options.ablation ? `-${options.ablation}` : ''}`));
       runDir = outDir;

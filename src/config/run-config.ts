@@ -19,6 +19,24 @@ export const EvaluationConfigSchema = z
   })
   .strict();
 
+/** Which trainer runs a policy: the engine in-process, or the PyTorch worker (docs/torch-trainer.md). */
+export const TrainerConfigSchema = z
+  .object({
+    kind: z.enum(['engine', 'torch']).default('engine').describe('engine: the built-in TypeScript engine; torch: the PyTorch worker (python/mtsa_worker.py)'),
+    device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'cpu, cuda or cuda:N').default('cpu').describe('torch: cpu, cuda or cuda:N'),
+    dtype: z.enum(['fp32', 'bf16']).default('fp32').describe('torch: parameter dtype'),
+    lora: z
+      .object({ rank: z.number().int().positive(), alpha: z.number().positive(), targets: z.array(z.string()).optional() })
+      .strict()
+      .optional()
+      .describe('torch: train a LoRA adapter (the reference is the adapter switched off); absent: full fine-tuning'),
+    gradientCheckpointing: z.boolean().default(false).describe('torch: recompute activations in the backward to save memory'),
+    microBatchTokens: z.number().int().min(0).default(0).describe('torch: most padded tokens per forward (0: one forward per step)'),
+    threads: z.number().int().min(0).default(0).describe('torch: CPU threads of each worker (0: half the cores on cpu, since two workers share the machine)'),
+    processes: z.number().int().positive().default(1).describe('torch: data-parallel ranks under torchrun (one per GPU); gradients summed across ranks'),
+  })
+  .strict();
+
 export const RunConfigSchema = z
   .object({
     seed: z.number().int().default(1).describe('seed of everything in the run; the same seed gives the same bytes'),
@@ -26,11 +44,17 @@ export const RunConfigSchema = z
     mtsa: MtsaConfigSchema.default(MtsaConfigSchema.parse({})).describe('the method'),
     evaluation: EvaluationConfigSchema.default(EvaluationConfigSchema.parse({})).describe('held-out evaluation'),
     models: ModelsConfigSchema.default(ModelsConfigSchema.parse({})).describe("which model fills each role: {kind: arena} (default), {kind: openai-compatible, baseUrl, model, flavour, apiKeyEnv, traffic}, or {kind: checkpoint, path}; the attacker and target are trained, so they must run in-process (arena or checkpoint)"),
+    trainer: z
+      .object({ attacker: TrainerConfigSchema.default(TrainerConfigSchema.parse({})), target: TrainerConfigSchema.default(TrainerConfigSchema.parse({})) })
+      .strict()
+      .default({ attacker: TrainerConfigSchema.parse({}), target: TrainerConfigSchema.parse({}) })
+      .describe('the trainer of each trained policy'),
   })
   .strict();
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type EvaluationConfig = z.infer<typeof EvaluationConfigSchema>;
+export type TrainerConfig = z.infer<typeof TrainerConfigSchema>;
 
 export function formatIssues(error: z.ZodError, source: string): string {
   return error.issues

@@ -17,6 +17,7 @@ import { buildArena, fromCache, type BuildEvent } from '../arena/build.js';
 import { loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
 import type { ModelRole } from '../config/model-spec.js';
 import { buildModel, need } from './build-models.js';
+import { openRunPolicy, type RunPolicy } from './policies.js';
 import { arenaSuite } from '../arena/suite.js';
 import { objectiveRef } from '../attacks/run-conversation.js';
 import { checkRunLimits, describeWork, estimateWork } from '../config/limits.js';
@@ -176,14 +177,21 @@ async function runLocked(options: RunJobOptions, config: RunConfig, removed: str
 
   const arena = buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: (e) => onEvent({ source: 'arena', ...e }) });
   const seed = config.seed;
-  // Each role from its model spec (config.models); the arena's models by default.
+  // Each role from its model spec (config.models); the arena's models by default. The trained
+  // policies (attacker, target) use the trainer the config names: the engine or the PyTorch worker.
   const role = (name: ModelRole) => ({ role: name, arena: () => arena, arenaConfig: config.arena, seed, env: options.env ?? {}, source: `config: models.${name}` });
-  const trained = (name: 'attacker' | 'target') => {
-    if (config.models[name].kind === 'arena') return fromCache(arena, name, () => loadPolicy(arena.checkpoints[name], name, seed));
-    return need(buildModel(config.models[name], role(name)), 'policy', role(name), `the ${name} is trained by mtsa run, so it must run in-process (kind arena or checkpoint); a server can be attacked with mtsa attack`);
+  const trained = async (name: 'attacker' | 'target'): Promise<RunPolicy> => {
+    const spec = config.models[name];
+    const trainer = config.trainer[name];
+    if (spec.kind === 'arena') {
+      const dir = arena.checkpoints[name];
+      return trainer.kind === 'engine' ? fromCache(arena, name, () => loadPolicy(dir, name, seed)) : openRunPolicy(dir, name, seed, trainer, log);
+    }
+    if (spec.kind === 'checkpoint' && trainer.kind !== 'engine') return openRunPolicy(spec.path, name, seed, trainer, log);
+    return need(buildModel(spec, role(name)), 'policy', role(name), `the ${name} is trained by mtsa run, so it must run in-process (kind arena or checkpoint); a server can be attacked with mtsa attack`);
   };
-  const attacker = trained('attacker');
-  const target = trained('target');
+  const attacker = await trained('attacker');
+  const target = await trained('target');
   const judge = need(buildModel(config.models.judge, role('judge')), 'judge', role('judge'), 'not a judge');
   const embedder = need(buildModel(config.models.embedder, role('embedder')), 'embedder', role('embedder'), 'not an embedder');
   const models = { attacker, target, judge, helpfulness: fromCache(arena, 'helpfulness', () => loadHelpfulness(arena)), embedder, oracle: oracleLabel };
@@ -198,13 +206,19 @@ async function runLocked(options: RunJobOptions, config: RunConfig, removed: str
     objectives: arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef),
     thinkBeforeAttack: arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)),
   };
-  const iterations: IterationSummary[] = await runMtsa(models, data, {
-    config: config.mtsa,
-    seed,
-    store,
-    onEvent: (e) => onEvent({ source: 'mtsa', ...e }),
-    onModel: (role, iteration, policy) => saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) }),
-  });
+  let iterations: IterationSummary[];
+  try {
+    iterations = await runMtsa(models, data, {
+      config: config.mtsa,
+      seed,
+      store,
+      onEvent: (e) => onEvent({ source: 'mtsa', ...e }),
+      onModel: (role, iteration, policy) => saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) }),
+    });
+  } finally {
+    // Trainer workers end here; evaluation samples the saved checkpoints with the engine.
+    await Promise.all([attacker.close?.(), target.close?.()]);
+  }
 
   // Evaluation loads every saved model: R0..Rn and T0..Tn (each load checks that the weights are finite).
   const n = config.mtsa.iterations;

@@ -16,6 +16,7 @@ import { AdamW } from '../../engine/optim/adamw.js';
 import { Tensor, backward, clearTape, noGrad } from '../../engine/tensor.js';
 import type { ByteLevelBpeTokenizer } from '../../engine/tokenizer/byte-level-bpe.js';
 import { CHAT_TEMPLATE_ID, HF_CHAT_TEMPLATE } from '../chat-template.js';
+import { encodeScored } from '../scored-encoding.js';
 import { LocalChatModel, type LocalModelOptions } from './local-chat-model.js';
 
 /** Tokens per forward pass when scoring or training (bounds memory). */
@@ -33,20 +34,7 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
 
   /** Token ids and a 0/1 mask over the scored messages (content and closing <|end|>). */
   encode(item: ScoredConversation): ScoredSequence & { tokens: number } {
-    const { ids, spans } = this.template.render(item.messages);
-    const mask = new Array<number>(ids.length).fill(0);
-    let tokens = 0;
-    for (const index of item.scored) {
-      const span = spans[index];
-      for (let t = span.start; t < span.end; t++) mask[t] = 1;
-      tokens += span.end - span.start;
-    }
-    const limit = this.model.config.maxPositions;
-    if (ids.length <= limit) return { ids, mask, tokens };
-    // Keep the end (where scored turns usually are); count only the scored tokens that survive.
-    const cut = ids.length - limit;
-    const kept = mask.slice(cut);
-    return { ids: ids.slice(cut), mask: kept, tokens: kept.reduce((a, b) => a + b, 0) };
+    return encodeScored(this.template, item, this.model.config.maxPositions);
   }
 
   protected chunks<T extends { ids: ArrayLike<number> }>(items: T[]): T[][] {

@@ -1,0 +1,82 @@
+/**
+ * `mtsa run --tiny --trainer torch`: the arena run with both policies trained by the PyTorch
+ * worker. It is killed in the middle of iteration 1 and resumed; the resumed run completes without
+ * recomputing stored steps or duplicating records, and its summary moves the same way as the engine
+ * run's (the target's attack success rate and out-of-domain attack success fall from T0 to T1).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, inject, it } from 'vitest';
+import { venvPython } from '../conformance/python-venv.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = join(root, 'bin', 'mtsa.js');
+const { python, reason } = venvPython();
+const env = { ...process.env, ...(python ? { MTSA_VENV: dirname(dirname(python)) } : {}) };
+
+function runToEnd(args: string[]) {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env });
+}
+
+function runAndKill(args: string[], outDir: string, stepFile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: 'ignore', env });
+    const timer = setInterval(() => {
+      if (existsSync(join(outDir, 'steps', stepFile))) {
+        clearInterval(timer);
+        child.kill('SIGKILL');
+      }
+    }, 20);
+    child.on('exit', (code, signal) => {
+      clearInterval(timer);
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`the run ended (code ${code}) before ${stepFile} appeared`));
+    });
+  });
+}
+
+const lines = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean);
+const summary = (dir: string) => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+
+describe.skipIf(!python)(`mtsa run --trainer torch${python ? '' : ` (skipped: ${reason})`}`, () => {
+  it('completes after a kill and a resume, and moves the same way as the engine run', async () => {
+    const cache = inject('arenaCache');
+    const base = mkdtempSync(join(tmpdir(), 'mtsa-torch-run-'));
+    const torchDir = join(base, 'torch');
+    const engineDir = join(base, 'engine');
+
+    await runAndKill(['run', '--tiny', '--cache', cache, '--trainer', 'torch', '--out', torchDir], torchDir, 'iteration-1__red-team-resampling.json');
+    const config = JSON.parse(readFileSync(join(torchDir, 'config.resolved.json'), 'utf8'));
+    expect(config.trainer.attacker.kind).toBe('torch');
+    expect(config.trainer.target.kind).toBe('torch');
+    const stepsBefore = readdirSync(join(torchDir, 'steps')).filter((f) => f.endsWith('.json')).sort();
+    const stored = Object.fromEntries(stepsBefore.map((f) => [f, readFileSync(join(torchDir, 'steps', f), 'utf8')]));
+
+    const resumed = runToEnd(['run', '--cache', cache, '--resume', torchDir]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/attacker: PyTorch worker on cpu/);
+    expect(resumed.stderr).toMatch(new RegExp(`resuming: ${stepsBefore.length} completed steps reused`));
+    for (const [file, content] of Object.entries(stored)) expect(readFileSync(join(torchDir, 'steps', file), 'utf8')).toBe(content);
+    for (const file of ['trajectories.jsonl', 'pairs.jsonl', 'metrics.jsonl']) {
+      const got = lines(torchDir, file);
+      expect(new Set(got).size, `${file} has duplicate records`).toBe(got.length);
+    }
+    expect(existsSync(join(torchDir, 'checkpoints', 'target-T1', 'model.safetensors'))).toBe(true);
+
+    const engine = runToEnd(['run', '--tiny', '--cache', cache, '--out', engineDir]);
+    expect(engine.status, engine.stderr).toBe(0);
+    const [t, e] = [summary(torchDir), summary(engineDir)];
+    const sign = (x: number) => Math.sign(Math.round(x * 1000));
+    const moves = (s: typeof t) => ({ targetAsr: sign(s.asr.target.T1 - s.asr.target.T0), oodAsr: sign(s.oodAsr.T1 - s.oodAsr.T0) });
+    console.log(`target ASR T0→T1: torch ${t.asr.target.T0.toFixed(3)}→${t.asr.target.T1.toFixed(3)}, engine ${e.asr.target.T0.toFixed(3)}→${e.asr.target.T1.toFixed(3)}; OOD ASR: torch ${t.oodAsr.T0.toFixed(3)}→${t.oodAsr.T1.toFixed(3)}, engine ${e.oodAsr.T0.toFixed(3)}→${e.oodAsr.T1.toFixed(3)}`);
+    expect(moves(t)).toEqual(moves(e));
+    // Stage 1 SFT is the same computation in both trainers: the same loss curve.
+    const sftLoss = (dir: string) => lines(dir, 'metrics.jsonl').map((l) => JSON.parse(l)).filter((m) => m.step === 'stage1/sft').map((m) => m.values.loss as number);
+    const [ts, es] = [sftLoss(torchDir), sftLoss(engineDir)];
+    expect(ts.length).toBe(es.length);
+    ts.forEach((l, i) => expect(Math.abs(l - es[i]) / es[i]).toBeLessThan(1e-3));
+  }, 1_200_000);
+});
