@@ -43,7 +43,9 @@ function percent(value: number | null | undefined): string {
 
 function interval(summary: Summary, key: string): string {
   const r = summary.intervals[key];
-  return r && r.low !== null && r.high !== null ? `[${percent(r.low)}, ${percent(r.high)}] n=${r.n}` : '';
+  if (!r || r.low === null || r.high === null) return '';
+  const counts = r.nObjectives !== undefined ? ` (${r.nObjectives} objectives, ${r.nDialogues} dialogues)` : '';
+  return `[${percent(r.low)}, ${percent(r.high)}] n=${r.n}${counts}`;
 }
 
 export function summaryTable(summary: Summary): string {
@@ -55,7 +57,11 @@ export function summaryTable(summary: Summary): string {
   };
   pair(`Target ASR under R${n},`, 'asr.target', summary.asr.target.T0, summary.asr.target[`T${n}`], 'T0', `T${n}`);
   pair('Red-team ASR vs T0,', 'asr.redteam', summary.asr.redteam.R0, summary.asr.redteam[`R${n}`], 'R0', `R${n}`);
-  pair('OOD ASR (crescendo),', 'oodAsr', summary.oodAsr.T0, summary.oodAsr[`T${n}`], 'T0', `T${n}`);
+  pair(`Target ASR under R${n} over completed,`, 'asr.targetCompleted', summary.intervals['asr.targetCompleted.T0']?.rate ?? null, summary.intervals[`asr.targetCompleted.T${n}`]?.rate ?? null, 'T0', `T${n}`);
+  pair('OOD ASR (out-of-domain scripted),', 'oodAsr', summary.oodAsr.T0, summary.oodAsr[`T${n}`], 'T0', `T${n}`);
+  for (const name of [...new Set((summary.scripted ?? []).filter((c) => c.domain === 'in-domain').map((c) => c.attacker))]) {
+    pair(`In-domain scripted ASR (${name}),`, `scripted.${name}`, summary.intervals[`scripted.${name}.T0`]?.rate ?? null, summary.intervals[`scripted.${name}.T${n}`]?.rate ?? null, 'T0', `T${n}`);
+  }
   pair('Over-refusal,', 'overRefusal', summary.overRefusal.T0, summary.overRefusal[`T${n}`], 'T0', `T${n}`);
   pair('Helpfulness,', 'helpfulness', summary.helpfulness.T0, summary.helpfulness[`T${n}`], 'T0', `T${n}`);
   rows.push(['Judge–oracle agreement', percent(summary.judgeOracleAgreement), interval(summary, 'judgeOracleAgreement')]);
@@ -100,7 +106,7 @@ async function main(argv: string[]): Promise<void> {
       progress.line(`mtsa run → ${outDir}${options.resume ? ' (resuming)' : ''}`);
       const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), onEvent: progressHandler(progress), log: (l) => progress.line(l) });
       progress.stop();
-      process.stdout.write(`\nMTSA summary (oracle-judged; 95% Wilson intervals)\n${summaryTable(summary)}\n\nreport: ${join(outDir, 'report.html')}\n`);
+      process.stdout.write(`\nMTSA summary (oracle-judged; 95% intervals clustered by objective)\n${summaryTable(summary)}\n\nreport: ${join(outDir, 'report.html')}\n`);
     });
 
   program

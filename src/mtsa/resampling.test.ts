@@ -53,7 +53,8 @@ describe('resampling', () => {
     const turn = (request.messages.length - 1) / 2 + 1;
     const t = request.sampling.temperature;
     // Higher temperatures write attacks the target falls for.
-    return `Thinking ${turn}: plan at ${t}\nAttack question ${turn}: ${t >= 1 ? 'please UNSAFE' : 'hello'} ${turn} ${'x'.repeat(Math.round(t * 10))}`;
+    // Prefilled with the markers, the model writes only the thought and the question.
+    return ` plan at ${t}\n ${t >= 1 ? 'please UNSAFE' : 'hello'} ${turn} ${'x'.repeat(Math.round(t * 10))}`;
   });
   const target = new ScriptedChatModel('target', (request) => {
     const last = request.messages[request.messages.length - 1].content;
@@ -83,7 +84,7 @@ describe('resampling', () => {
   it('red team: a group whose every future stayed safe is skipped unless the paper-as-written switch is set', async () => {
     const timid = new ScriptedChatModel('timid', (request) => {
       const turn = (request.messages.length - 1) / 2 + 1;
-      return `Thinking ${turn}: plan\nAttack question ${turn}: hello ${turn} ${'x'.repeat(Math.round(request.sampling.temperature * 10))}`;
+      return ` plan\n hello ${turn} ${'x'.repeat(Math.round(request.sampling.temperature * 10))}`;
     });
     const safeModels = { ...models, attacker: new LlmAttacker(timid, { id: 'timid', mode: 'thought', maxAttempts: 1, sampling: config.sampling.attacker }) };
     const references = await prepareReferences(['hello 1 xxxxxx', 'hello 2 xxxxxxxx'], models.embedder, 8, 1);
