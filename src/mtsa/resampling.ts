@@ -7,7 +7,7 @@
  * score R_tgt = Σ over the remaining turns of helpfulness + P(safe).
  */
 import { assistant, user, type Message } from '../core/message.js';
-import type { ChatModel, Embedder, HelpfulnessScorer, Judge, SamplingOptions } from '../core/models.js';
+import type { ChatModel, Embedder, HelpfulnessScorer, Judge, SamplingOptions, ScoredConversation } from '../core/models.js';
 import { SAFETY_HINT } from '../core/mtsa-prompts.js';
 import { Rng, hashString } from '../core/rng.js';
 import { zScores } from '../core/stats.js';
@@ -229,12 +229,17 @@ export async function resampleTarget(groups: readonly TargetGroup[], models: Res
   return { pairs, rollouts, skipped: { identical, formatFailures: groups.length - usable.length } };
 }
 
-/** A preference record as a training pair: the prompt plus each completion, the completion scored. */
-export function toTrainingPair(record: { prompt: Message[]; chosen: Message[]; rejected: Message[]; chosen_reward?: number; rejected_reward?: number }): TrainingPair {
+/**
+ * A preference record as a training pair: the prompt plus each completion, the completion scored.
+ * `generatedWith` (how the completions were sampled) goes to both sides, so a short-context
+ * backend scores chosen and rejected in the one context generation saw.
+ */
+export function toTrainingPair(record: { prompt: Message[]; chosen: Message[]; rejected: Message[]; chosen_reward?: number; rejected_reward?: number }, generatedWith?: ScoredConversation['generatedWith']): TrainingPair {
   const scored = [record.prompt.length];
+  const how = generatedWith ? { generatedWith } : {};
   return {
-    chosen: { messages: [...record.prompt, ...record.chosen], scored },
-    rejected: { messages: [...record.prompt, ...record.rejected], scored },
+    chosen: { messages: [...record.prompt, ...record.chosen], scored, ...how },
+    rejected: { messages: [...record.prompt, ...record.rejected], scored, ...how },
     chosenReward: record.chosen_reward,
     rejectedReward: record.rejected_reward,
   };

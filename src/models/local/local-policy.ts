@@ -29,17 +29,38 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
     this.optimizer = new AdamW([...model.params.values()], { lr: 0 });
   }
 
-  /** Token ids and a 0/1 mask over the scored messages (content and closing <|end|>). */
+  /**
+   * Token ids and a 0/1 mask over the scored messages (content and closing <|end|>). A
+   * conversation longer than the context is fitted the way generation fits it: the oldest
+   * non-system messages before the first scored one are dropped (the system prompt, e.g. the
+   * attacker's goal, stays), leaving the reserve generation left for the reply
+   * (`generatedWith`, or the scored messages' own length). Only when the scored messages alone do
+   * not fit is the sequence cut from the left, counting the scored tokens that survive.
+   */
   encode(item: ScoredConversation): ScoredSequence & { tokens: number } {
-    const { ids, spans } = this.template.render(item.messages);
+    const limit = this.model.config.maxPositions;
+    const firstScored = Math.min(...item.scored);
+    let messages: readonly Message[] = item.messages;
+    let scored = item.scored;
+    if (Number.isFinite(firstScored) && firstScored > 0 && this.template.render(item.messages).ids.length > limit) {
+      const prompt = item.messages.slice(0, firstScored);
+      const rest = item.messages.slice(firstScored);
+      const role = rest[0].role;
+      const restLength = this.template.render(rest).ids.length;
+      const reserve = item.generatedWith ? Math.max(restLength - 1, this.replyReserve(item.generatedWith.maxTokens, item.generatedWith.prefill)) : restLength - 1;
+      // the prompt rendered with the reply's role token opened, as generate() renders it
+      const kept = this.fitMessages(prompt, (k) => this.template.render(k, role).ids.length, limit - reserve);
+      messages = [...kept, ...rest];
+      scored = item.scored.map((i) => i - (prompt.length - kept.length));
+    }
+    const { ids, spans } = this.template.render(messages);
     const mask = new Array<number>(ids.length).fill(0);
     let tokens = 0;
-    for (const index of item.scored) {
+    for (const index of scored) {
       const span = spans[index];
       for (let t = span.start; t < span.end; t++) mask[t] = 1;
       tokens += span.end - span.start;
     }
-    const limit = this.model.config.maxPositions;
     if (ids.length <= limit) return { ids, mask, tokens };
     // Keep the end (where scored turns usually are); count only the scored tokens that survive.
     const cut = ids.length - limit;
