@@ -75,7 +75,7 @@ export function tinyRunConfig(seed = 1): RunConfig {
       maxFormatAttempts: 6,
       stage1: { topK: 400, train: { epochs: 5, batchSize: 16, lr: 3e-3 } },
       sampling: { attacker: { maxTokens: 96 }, target: { maxTokens: 48 }, firstReply: { maxTokens: 48 }, rewrite: { maxTokens: 48 } },
-      redTeam: { maxGroups: 12, diversityReferences: 16, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
+      redTeam: { maxGroups: 12, rolloutBudget: 18, diversityReferences: 16, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
       target: { maxPairs: 12, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
     },
     evaluation: { repeats: 1 },

@@ -15,7 +15,7 @@ import { dpoLoss } from '../training/losses/dpo-loss.js';
 import { futureRewardLoss } from '../training/losses/future-reward-loss.js';
 import { logRatioMargin, trainOnPairs, type StepMetrics, type TrainSchedule } from '../training/trainers.js';
 import type { MtsaConfig } from './config.js';
-import { prepareReferences, resampleRedTeam, resampleTarget, selectRedTeamGroups, selectTargetGroups, toTrainingPair, type DiversityReferences } from './resampling.js';
+import { prepareReferences, redTeamCandidates, resampleRedTeam, resampleTarget, selectTargetGroups, toTrainingPair, type DiversityReferences } from './resampling.js';
 import { referenceText, runStage1, selectStage1Data } from './stage1.js';
 import type { MetricRecord, StepStore } from '../core/steps.js';
 
@@ -165,12 +165,12 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
   const red = await store.step(`${prefix}/red-team-resampling`, () =>
     tracked(options, `${prefix}/red-team-resampling`, async () => {
       computed = true;
-      const groups = selectRedTeamGroups(live, config.redTeam, hashString(`${prefix}/red`, seed));
-      const result = await resampleRedTeam(groups, resamplingModels(models, config, `red-team-R${t - 1}`), references, config, t, hashString(`${prefix}/red`, seed));
+      const candidates = redTeamCandidates(live, config.redTeam, hashString(`${prefix}/red`, seed));
+      const result = await resampleRedTeam(candidates, resamplingModels(models, config, `red-team-R${t - 1}`), references, config, t, hashString(`${prefix}/red`, seed));
       return {
         trajectories: result.rollouts,
         pairs: result.pairs.map((pair) => ({ side: 'red-team' as const, pair })),
-        metrics: [metricRecord(`${prefix}/red-team-resampling`, { groups: groups.length, pairs: result.pairs.length, ...prefixKeys('skipped/', result.skipped) })],
+        metrics: [metricRecord(`${prefix}/red-team-resampling`, { groups: result.groupsTried, candidates: candidates.length, pairs: result.pairs.length, ...prefixKeys('skipped/', result.skipped) })],
       };
     }),
   );

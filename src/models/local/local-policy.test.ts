@@ -86,7 +86,7 @@ describe('LocalPolicy.encode on a conversation longer than the context', () => {
     const generationPrompt = p.promptTokens(prompt, 'user', p.replyReserve(generatedWith.maxTokens, generatedWith.prefill));
     const encoded = p.encode(item('A short plan.'));
     // generation's prompt (ending in the opened user turn) is the start of the scored sequence
-    expect(encoded.ids.slice(0, generationPrompt.length)).toEqual(generationPrompt);
+    expect(Array.from(encoded.ids).slice(0, generationPrompt.length)).toEqual(generationPrompt);
     expect(encoded.ids[0]).toBe(tok.specialTokenId('<|system|>'));
     expect(encoded.ids.length).toBeLessThanOrEqual(128);
     expect(encoded.tokens).toBe(p.template.completion('Thinking 3: A short plan.').length);
@@ -95,7 +95,7 @@ describe('LocalPolicy.encode on a conversation longer than the context', () => {
   it('scores chosen and rejected of one pair in the same context, whatever their lengths', () => {
     const short = p.encode(item('A short plan.'));
     const long = p.encode(item('A much longer and more detailed plan than the other one.'));
-    const context = (e: { ids: number[]; mask: number[] }) => e.ids.slice(0, e.mask.indexOf(1));
+    const context = (e: { ids: ArrayLike<number>; mask: ArrayLike<number> }) => Array.from(e.ids).slice(0, Array.from(e.mask).indexOf(1));
     expect(context(short)).toEqual(context(long));
     expect(context(long).length).toBeLessThan(p.template.render(prompt, 'user').ids.length);
     // Without generatedWith the reply's own length is reserved: still the system prompt first.
