@@ -14,9 +14,11 @@ import { blasKernels, useKernels } from '../engine/kernels/index.js';
 import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
 import { inspectArena } from './inspect.js';
+import { studyCommand } from './study.js';
+import { withVariant } from '../config/variants.js';
 import { Progress } from './progress.js';
 
-const ABLATIONS = ['last-turn', 'no-thought', 'random-selection'] as const;
+const ABLATIONS = ['last-turn', 'no-thought', 'random-selection', 'mart-style', 'harm-style'] as const;
 
 function cacheDir(option: string | undefined): string {
   return resolve(option ?? process.env.MTSA_CACHE ?? '.mtsa-cache');
@@ -31,10 +33,7 @@ function setUpKernels(): void {
 }
 
 function withAblation(config: RunConfig, ablation: (typeof ABLATIONS)[number] | undefined): RunConfig {
-  if (ablation === 'last-turn') return { ...config, mtsa: { ...config.mtsa, reward: 'last-turn' } };
-  if (ablation === 'no-thought') return { ...config, mtsa: { ...config.mtsa, attacker: 'no-thought' } };
-  if (ablation === 'random-selection') return { ...config, mtsa: { ...config.mtsa, selection: 'random' } };
-  return config;
+  return ablation ? withVariant(config, ablation) : config;
 }
 
 function percent(value: number | null | undefined): string {
@@ -96,9 +95,14 @@ async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--ablation <name>', 'run a baseline with the same seeds').choices([...ABLATIONS]))
     .option('--tiny', 'a seconds-scale configuration (smoke test)')
     .option('--cache <dir>', 'arena cache directory (default: $MTSA_CACHE or .mtsa-cache)')
+    .option('--seeds <k>', 'run a study instead: K seeds × every variant on one fixed panel (same as `mtsa study --seeds K`)')
     .action(async (options) => {
       setUpKernels();
       const base = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
+      if (options.seeds !== undefined) {
+        if (options.ablation) throw new MtsaError('--seeds runs every variant; use `mtsa study --variants mtsa,<variant>` instead of --ablation');
+        return studyCommand({ base, seeds: Number(options.seeds), out: options.out, resume: options.resume, cacheDir: cacheDir(options.cache), progressHandler });
+      }
       const config = withAblation(base, options.ablation);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
       const outDir = resolve(options.resume ?? options.out ?? join('runs', `${stamp}-mtsa${options.ablation ? `-${options.ablation}` : ''}`));
@@ -107,6 +111,22 @@ async function main(argv: string[]): Promise<void> {
       const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), onEvent: progressHandler(progress), log: (l) => progress.line(l) });
       progress.stop();
       process.stdout.write(`\nMTSA summary (oracle-judged; 95% intervals clustered by objective)\n${summaryTable(summary)}\n\nreport: ${join(outDir, 'report.html')}\n`);
+    });
+
+  program
+    .command('study')
+    .description('K seeds × variants (mtsa, last-turn, no-thought, random-selection, mart-style, harm-style) in sequence, resumable; every final target on one fixed panel; means with across-seed intervals and the paper\'s claims')
+    .option('-c, --config <file>', 'YAML or JSON run config (the base of every variant)')
+    .option('--seeds <k>', 'number of seeds (base seed, base + 1, …)', '3')
+    .option('--variants <list>', 'comma-separated, starting with mtsa (default: all six)')
+    .option('-o, --out <dir>', 'study directory to create (default: runs/<timestamp>-study)')
+    .option('--resume <dir>', 'continue an interrupted study')
+    .option('--tiny', 'the tiny configuration (smoke test)')
+    .option('--cache <dir>', 'arena cache directory (default: $MTSA_CACHE or .mtsa-cache)')
+    .action(async (options) => {
+      setUpKernels();
+      const base = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
+      await studyCommand({ base, seeds: Number(options.seeds), variants: options.variants, out: options.out, resume: options.resume, cacheDir: cacheDir(options.cache), progressHandler });
     });
 
   program

@@ -92,7 +92,7 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
     { redTeams, targets, judge: models.judge, embedder: models.embedder },
     suite,
     {
-      maxTurns: config.mtsa.maxTurns,
+      maxTurns: config.evaluation.maxTurns ?? config.mtsa.maxTurns,
       repeats: config.evaluation.repeats,
       targetSampling: config.mtsa.sampling.target,
       capabilitySampling: { temperature: config.evaluation.capabilityTemperature, topP: 1, maxTokens: config.mtsa.sampling.target.maxTokens },
