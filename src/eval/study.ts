@@ -62,6 +62,8 @@ function headlineReaders(n: number, scriptedInDomain: readonly string[]): Record
     'helpfulness.final': own(`helpfulness.T${n}`),
   };
   for (const name of scriptedInDomain) readers[`scripted.${name}.final`] = (s, v) => cellRate(s.panel, name, targetName(v, n));
+  // The red team's growth: each of the variant's own red teams R1..R(n−1) against T0 (R0 and R_n above).
+  for (let i = 1; i < n; i++) readers[`redteamAsr.R${i}`] = own(`asr.redteam.R${i}`);
   return readers;
 }
 

@@ -36,7 +36,7 @@ const HEADLINE_LABELS: Record<string, string> = {
 function headlineTable(s: StudySummary): string {
   const head = `<tr><th>Headline (oracle)</th>${s.variants.map((v) => `<th>${escapeHtml(v)}</th>`).join('')}</tr>`;
   const rows = Object.entries(s.headlines).map(([name, byVariant]) => {
-    const label = HEADLINE_LABELS[name] ?? (name.startsWith('scripted.') ? `In-domain scripted ASR (${name.split('.')[1]}), final target` : name);
+    const label = HEADLINE_LABELS[name] ?? (name.startsWith('scripted.') ? `In-domain scripted ASR (${name.split('.')[1]}), final target` : name.startsWith('redteamAsr.R') ? `Red-team ASR vs T0, the variant's own ${name.split('.')[1]}` : name);
     const cells = s.variants.map((v) => {
       const h = byVariant[v];
       if (!h) return `<td>${DASH}</td>`;
