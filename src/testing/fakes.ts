@@ -32,6 +32,8 @@ export class ScriptedChatModel implements ChatModel {
         if (at >= 0) text = text.slice(0, at);
       }
       this.calls.push(request);
+      // LocalChatModel trims the text it returns.
+      text = text.trim();
       return { text, finishReason: 'stop', usage: { promptTokens: 0, completionTokens: text.split(' ').length } };
     });
   }
