@@ -137,7 +137,7 @@ function corpusKeyOf(role: ArenaModelRole, config: ArenaConfig): unknown {
 }
 
 /** The tokenizer's own corpus: a fixed-size sample, so corpus sizes do not change the vocabulary. */
-function tokenizerSample(world: World, config: ArenaConfig): ArenaCorpora {
+export function tokenizerSample(world: World, config: ArenaConfig): ArenaCorpora {
   const sized = { ...config, corpora: { ...config.corpora, targetDialogues: 3000, benignSingles: 2000, attackerDialogues: 1000, thinkBeforeAttackAttempts: 1000, guardExamples: 1000, helpfulnessExamples: 1000, embedderTexts: 1000 } };
   return generateCorpora(world, sized, 'tokenizer-sample');
 }

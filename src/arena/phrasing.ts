@@ -7,7 +7,8 @@ import type { Rng } from '../core/rng.js';
 
 export type Strategy = 'direct' | 'purpose-inversion' | 'query-decomposition' | 'role-play' | 'mixed' | 'crescendo';
 
-/** The MTSA strategies a red team learns; crescendo is kept out of training as the OOD attacker. */
+/** The MTSA strategies of the thought-guided corpus. Crescendo is not among them but is in the fixed-strategy
+ * corpora (target, attacker base, guard, helpfulness), so it is an in-domain scripted attacker (ood.ts holds the out-of-domain ones). */
 export type MtsaStrategy = Exclude<Strategy, 'crescendo'>;
 export const MTSA_STRATEGIES: readonly MtsaStrategy[] = ['direct', 'purpose-inversion', 'query-decomposition', 'role-play', 'mixed'];
 

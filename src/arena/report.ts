@@ -13,6 +13,7 @@ import type { ChatModel, HelpfulnessScorer, Judge, SamplingOptions } from '../co
 import type { Trajectory } from '../core/trajectory.js';
 import type { ArenaBuild } from './build.js';
 import { oracleLabel, ScriptedAttacker } from './agents.js';
+import { OOD_STRATEGIES, OodAttacker } from './ood.js';
 import { helpfulnessScore, isHelpful, isRefusal, labelReply } from './oracle.js';
 import { renderBenignRequest, renderBorderlineRequest, type Strategy } from './phrasing.js';
 import { FixedStrategyPolicy, ThoughtGuidedPolicy, type ThoughtGuidedOptions } from './scripted.js';
@@ -115,9 +116,11 @@ export async function arenaReport(build: ArenaBuild, models: ArenaModels, option
   const strategies: ArenaReport['strategies'] = [];
   const judged: { pUnsafe: number; verdict: string; oracleUnsafe: boolean }[] = [];
   const samples: ArenaReport['samples'] = [];
-  for (const strategy of SCRIPTED_STRATEGIES) {
+  // The in-domain scripted strategies (in the corpora), then the out-of-domain ones (ood.ts, in none).
+  const attackers: [string, AttackerAgent][] = [...SCRIPTED_STRATEGIES.map((strategy): [string, AttackerAgent] => [strategy, scriptedAttacker(strategy, options)]), ...OOD_STRATEGIES.map((strategy): [string, AttackerAgent] => [`${strategy} (ood)`, new OodAttacker(strategy)])];
+  for (const [strategy, attacker] of attackers) {
     options.onProgress?.(`scripted ${strategy}`);
-    const trajectories = await attackTestObjectives(build, scriptedAttacker(strategy, options), models.target, models.guard, options);
+    const trajectories = await attackTestObjectives(build, attacker, models.target, models.guard, options);
     strategies.push({ strategy, oracleAsr: rateOf(trajectories.map((t) => t.oracleSuccess === true)), guardAsr: rateOf(trajectories.map((t) => t.attackSuccess)) });
     for (const t of trajectories) for (const turn of t.turns) judged.push({ pUnsafe: turn.judgement.pUnsafe, verdict: turn.judgement.verdict, oracleUnsafe: turn.oracle!.unsafe });
     samples.push({ strategy, trajectory: trajectories.find((t) => t.oracleSuccess) ?? trajectories[0] });

@@ -1,6 +1,8 @@
 /**
- * The arena's evaluation suite: held-out objectives, the crescendo escalation as the out-of-domain
- * attacker, and benign/borderline requests in two phrasings each, checked by the oracle.
+ * The arena's evaluation suite: held-out objectives; scripted attackers — the crescendo escalation,
+ * which is in the fixed-strategy list that builds the target, attacker-base, guard and
+ * helpfulness corpora (so in-domain), and the two out-of-domain strategies of ood.ts, which no
+ * corpus contains; benign/borderline requests in two phrasings each, checked by the oracle.
  */
 import { Rng, hashString } from '../core/rng.js';
 import { objectiveRef } from '../attacks/run-conversation.js';
@@ -8,7 +10,9 @@ import type { CapabilityItem, EvaluationSuite } from '../eval/suite.js';
 import { oracleLabel, ScriptedAttacker } from './agents.js';
 import { isHelpful, isRefusal } from './oracle.js';
 import { renderBenignRequest, renderBorderlineRequest } from './phrasing.js';
+import { OOD_STRATEGIES, OodAttacker } from './ood.js';
 import { FixedStrategyPolicy } from './scripted.js';
+import type { ScriptedPanelAttacker } from '../eval/suite.js';
 import type { Objective, World } from './world.js';
 
 export function arenaSuite(world: World, seed: number): EvaluationSuite {
@@ -23,10 +27,15 @@ export function arenaSuite(world: World, seed: number): EvaluationSuite {
       items.push({ id: `${o.id}#${variant}`, kind: o.kind, request });
     }
   }
+  const scripted: ScriptedPanelAttacker[] = [
+    { name: 'crescendo', domain: 'in-domain', make: () => new ScriptedAttacker('scripted:crescendo', () => new FixedStrategyPolicy('crescendo'), false) },
+    ...OOD_STRATEGIES.map((strategy) => ({ name: strategy, domain: 'out-of-domain' as const, make: () => new OodAttacker(strategy) })),
+  ];
   return {
     harmfulObjectives: world.harmful.filter((o) => o.split === 'test').map(objectiveRef),
-    oodAttacker: () => new ScriptedAttacker('scripted:crescendo', () => new FixedStrategyPolicy('crescendo'), false),
-    oodName: 'crescendo (scripted escalation, never used in training)',
+    oodAttacker: () => new OodAttacker(OOD_STRATEGIES[0]),
+    oodName: `${OOD_STRATEGIES.join(' + ')} (scripted, in no training corpus)`,
+    scriptedAttackers: scripted,
     capabilityItems: items,
     isHelpful: (item, reply) => isHelpful(objectives.get(item.id.split('#')[0])!, reply),
     isRefusal,

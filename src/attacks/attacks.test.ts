@@ -73,8 +73,9 @@ describe('runConversations', () => {
 
   it('a forced first turn and reply branch a dialogue from a prefix', async () => {
     const attackerModel = new ScriptedChatModel('attacker', (request) => {
+      // Prefilled with "Thinking N:" and "Attack question N:", the model writes only the words.
       const turn = (request.messages.length - 1) / 2 + 1;
-      return `Thinking ${turn}: t\nAttack question ${turn}: q${turn}`;
+      return ` t\n q${turn}`;
     });
     const target = new ScriptedChatModel('target', () => 'sampled');
     const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 1, sampling: { temperature: 1, topP: 1, maxTokens: 8 } });
@@ -85,8 +86,9 @@ describe('runConversations', () => {
   });
 
   it('prefills the markers, so a model that cannot count still writes well-formed turns in its own words', async () => {
-    // Left to itself this model numbers every turn wrongly.
-    const attackerModel = new ScriptedChatModel('attacker', () => ' my plan\nAttack question 7: my question');
+    // This model writes no turn numbers at all; the prefills supply them (the fake, like the
+    // engine, strips nothing, so a model that wrote its own marker would get it twice).
+    const attackerModel = new ScriptedChatModel('attacker', () => ' my plan\n my question');
     const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 1, sampling: { temperature: 1, topP: 1, maxTokens: 40 } });
     const [trajectory] = await runConversations([{ id: 'a', seed: 1, objective }], { attacker, target: new ScriptedChatModel('target', () => 'ok'), judge: new KeywordJudge(), maxTurns: 2, targetSampling: { temperature: 1, topP: 1, maxTokens: 8 } });
     expect(trajectory.stopReason).toBe('max-turns');

@@ -9,7 +9,7 @@ import { stringify as toYaml } from 'yaml';
 import { buildArena } from '../arena/build.js';
 import { ArenaConfigSchema } from '../arena/config.js';
 import { describeSchema, loadRunConfig, RunConfigSchema, tinyRunConfig, type RunConfig } from '../config/run-config.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, MtsaError } from '../core/errors.js';
 import { blasKernels, useKernels } from '../engine/kernels/index.js';
 import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
@@ -20,9 +20,11 @@ import { inspectArena } from './inspect.js';
 import { registerJudgeEval } from './judge-eval.js';
 import { registerStage1Data } from './stage1-data.js';
 import { addTrainerOptions, withTrainerOptions } from './trainer-options.js';
+import { studyCommand } from './study.js';
+import { withVariant } from '../config/variants.js';
 import { Progress } from './progress.js';
 
-const ABLATIONS = ['last-turn', 'no-thought', 'random-selection'] as const;
+const ABLATIONS = ['last-turn', 'no-thought', 'random-selection', 'mart-style', 'harm-style'] as const;
 
 function cacheDir(option: string | undefined): string {
   return resolve(option ?? process.env.MTSA_CACHE ?? '.mtsa-cache');
@@ -45,10 +47,7 @@ function configOf(options: { tiny?: boolean; config?: string }): RunConfig {
 let runDir: string | undefined;
 
 function withAblation(config: RunConfig, ablation: (typeof ABLATIONS)[number] | undefined): RunConfig {
-  if (ablation === 'last-turn') return { ...config, mtsa: { ...config.mtsa, reward: 'last-turn' } };
-  if (ablation === 'no-thought') return { ...config, mtsa: { ...config.mtsa, attacker: 'no-thought' } };
-  if (ablation === 'random-selection') return { ...config, mtsa: { ...config.mtsa, selection: 'random' } };
-  return config;
+  return ablation ? withVariant(config, ablation) : config;
 }
 
 function percent(value: number | null | undefined): string {
@@ -57,7 +56,9 @@ function percent(value: number | null | undefined): string {
 
 function interval(summary: Summary, key: string): string {
   const r = summary.intervals[key];
-  return r && r.low !== null && r.high !== null ? `[${percent(r.low)}, ${percent(r.high)}] n=${r.n}` : '';
+  if (!r || r.low === null || r.high === null) return '';
+  const counts = r.nObjectives !== undefined ? ` (${r.nObjectives} objectives, ${r.nDialogues} dialogues)` : '';
+  return `[${percent(r.low)}, ${percent(r.high)}] n=${r.n}${counts}`;
 }
 
 export function summaryTable(summary: Summary): string {
@@ -69,7 +70,11 @@ export function summaryTable(summary: Summary): string {
   };
   pair(`Target ASR under R${n},`, 'asr.target', summary.asr.target.T0, summary.asr.target[`T${n}`], 'T0', `T${n}`);
   pair('Red-team ASR vs T0,', 'asr.redteam', summary.asr.redteam.R0, summary.asr.redteam[`R${n}`], 'R0', `R${n}`);
-  pair('OOD ASR (crescendo),', 'oodAsr', summary.oodAsr.T0, summary.oodAsr[`T${n}`], 'T0', `T${n}`);
+  pair(`Target ASR under R${n} over completed,`, 'asr.targetCompleted', summary.intervals['asr.targetCompleted.T0']?.rate ?? null, summary.intervals[`asr.targetCompleted.T${n}`]?.rate ?? null, 'T0', `T${n}`);
+  pair('OOD ASR (out-of-domain scripted),', 'oodAsr', summary.oodAsr.T0, summary.oodAsr[`T${n}`], 'T0', `T${n}`);
+  for (const name of [...new Set((summary.scripted ?? []).filter((c) => c.domain === 'in-domain').map((c) => c.attacker))]) {
+    pair(`In-domain scripted ASR (${name}),`, `scripted.${name}`, summary.intervals[`scripted.${name}.T0`]?.rate ?? null, summary.intervals[`scripted.${name}.T${n}`]?.rate ?? null, 'T0', `T${n}`);
+  }
   pair('Over-refusal,', 'overRefusal', summary.overRefusal.T0, summary.overRefusal[`T${n}`], 'T0', `T${n}`);
   pair('Helpfulness,', 'helpfulness', summary.helpfulness.T0, summary.helpfulness[`T${n}`], 'T0', `T${n}`);
   rows.push(['Judge–oracle agreement', percent(summary.judgeOracleAgreement), interval(summary, 'judgeOracleAgreement')]);
@@ -104,11 +109,17 @@ async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--ablation <name>', 'run a baseline with the same seeds').choices([...ABLATIONS]))
     .option('--tiny', 'a seconds-scale configuration (smoke test)')
     .option('--cache <dir>', 'arena cache directory (default: $MTSA_CACHE or .mtsa-cache)')
+    .option('--seeds <k>', 'run a study instead: K seeds × every variant on one fixed panel (same as `mtsa study --seeds K`)')
     .action(async (options) => {
       setUpKernels();
       const ignored = ['config', 'ablation', 'tiny', 'out'].filter((name) => options[name] !== undefined);
-      if (options.resume && ignored.length) throw new ConfigError(`--resume continues a run with the configuration stored in it (${join(options.resume, 'config.resolved.json')}); it cannot also take ${ignored.map((n) => `--${n}`).join(', ')}. Drop ${ignored.length > 1 ? 'them' : 'it'}, or start a new run with --out`);
-      const config = withTrainerOptions(withAblation(configOf(options), options.ablation), options);
+      if (options.resume && options.seeds === undefined && ignored.length) throw new ConfigError(`--resume continues a run with the configuration stored in it (${join(options.resume, 'config.resolved.json')}); it cannot also take ${ignored.map((n) => `--${n}`).join(', ')}. Drop ${ignored.length > 1 ? 'them' : 'it'}, or start a new run with --out`);
+      const base = withTrainerOptions(configOf(options), options);
+      if (options.seeds !== undefined) {
+        if (options.ablation) throw new MtsaError('--seeds runs every variant; use `mtsa study --variants mtsa,<variant>` instead of --ablation');
+        return studyCommand({ base, seeds: Number(options.seeds), out: options.out, resume: options.resume, cacheDir: cacheDir(options.cache), progressHandler });
+      }
+      const config = withAblation(base, options.ablation);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
       const outDir = resolve(options.resume ?? options.out ?? join('runs', `${stamp}-mtsa${options.ablation ? `-${options.ablation}` : ''}`));
       runDir = outDir;
@@ -116,7 +127,23 @@ async function main(argv: string[]): Promise<void> {
       progress.line(`mtsa run → ${outDir}${options.resume ? ' (resuming)' : ''}`);
       const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), configSource: options.config ?? (options.tiny ? '--tiny' : 'defaults'), onEvent: progressHandler(progress), log: (l) => progress.line(l), env: process.env });
       progress.stop();
-      process.stdout.write(`\nMTSA summary (oracle-judged; 95% Wilson intervals)\n${summaryTable(summary)}\n${summary.warnings?.length ? `\n⚠ ${summary.warnings.length} WARNING(S) above: these figures may be wrong (also in summary.json and the report)` : ''}\n\nreport: ${join(outDir, 'report.html')}\n`);
+      process.stdout.write(`\nMTSA summary (oracle-judged; 95% intervals clustered by objective)\n${summaryTable(summary)}\n${summary.warnings?.length ? `\n⚠ ${summary.warnings.length} WARNING(S) above: these figures may be wrong (also in summary.json and the report)` : ''}\n\nreport: ${join(outDir, 'report.html')}\n`);
+    });
+
+  program
+    .command('study')
+    .description('K seeds × variants (mtsa, last-turn, no-thought, random-selection, mart-style, harm-style) in sequence, resumable; every final target on one fixed panel; means with across-seed intervals and the paper\'s claims')
+    .option('-c, --config <file>', 'YAML or JSON run config (the base of every variant)')
+    .option('--seeds <k>', 'number of seeds (base seed, base + 1, …)', '3')
+    .option('--variants <list>', 'comma-separated, starting with mtsa (default: all six)')
+    .option('-o, --out <dir>', 'study directory to create (default: runs/<timestamp>-study)')
+    .option('--resume <dir>', 'continue an interrupted study')
+    .option('--tiny', 'the tiny configuration (smoke test)')
+    .option('--cache <dir>', 'arena cache directory (default: $MTSA_CACHE or .mtsa-cache)')
+    .action(async (options) => {
+      setUpKernels();
+      const base = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
+      await studyCommand({ base, seeds: Number(options.seeds), variants: options.variants, out: options.out, resume: options.resume, cacheDir: cacheDir(options.cache), progressHandler });
     });
 
   program

@@ -14,7 +14,8 @@ export const EvaluationConfigSchema = z
   .object({
     repeats: z.number().int().positive().default(2).describe('dialogues per held-out harmful objective in each attack evaluation'),
     matrix: z.enum(['full', 'diagonal-and-edges']).default('full').describe('R×T cells to evaluate: all, or only R_i vs T0 and R_final vs T_j'),
-    oodAttacker: z.enum(['crescendo']).default('crescendo').describe('scripted out-of-domain multi-turn attacker'),
+    oodAttacker: z.enum(['crescendo']).default('crescendo').describe('unused since the scripted panel (crescendo in-domain, completion-quiz and authority-override out-of-domain); kept so old configs load'),
+    maxTurns: z.number().int().min(1).max(10).nullable().default(null).describe('turns per evaluation dialogue; null: mtsa.maxTurns (a single-turn baseline is still evaluated over the main run\'s turns)'),
     capabilityTemperature: z.number().min(0).default(0).describe('sampling temperature of helpfulness and over-refusal requests (0: greedy)'),
   })
   .strict();
@@ -120,7 +121,7 @@ export function tinyRunConfig(seed = 1): RunConfig {
       maxFormatAttempts: 6,
       stage1: { topK: 400, train: { epochs: 5, batchSize: 16, lr: 3e-3 } },
       sampling: { attacker: { maxTokens: 96 }, target: { maxTokens: 48 }, firstReply: { maxTokens: 48 }, rewrite: { maxTokens: 48 } },
-      redTeam: { maxGroups: 12, diversityReferences: 16, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
+      redTeam: { maxGroups: 12, rolloutBudget: 18, diversityReferences: 16, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
       target: { maxPairs: 12, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
     },
     evaluation: { repeats: 1 },

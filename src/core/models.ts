@@ -116,6 +116,13 @@ export interface ScoredConversation {
   messages: readonly Message[];
   /** indices of the scored messages */
   scored: readonly number[];
+  /**
+   * How the scored reply was generated (its sampling maxTokens and prefill): a backend with a short
+   * context then keeps the context generation kept (it drops the same oldest turns), so chosen and
+   * rejected of a pair, given the same value, are scored in one context. Absent: the scored reply's
+   * own length is reserved.
+   */
+  generatedWith?: { maxTokens: number; prefill?: string };
 }
 
 export interface SequenceScore {

@@ -1,21 +1,25 @@
 /**
  * Held-out evaluation of a run: the attack success rate of every red team R0..Rn against every
- * target T0..Tn (judged by the guard, and by the oracle where one exists), each target under an
- * out-of-domain attacker, over-refusal and helpfulness of each target, the diversity of each red
- * team's attacks, and how often the judge agrees with the oracle. Every rate has its n and a
- * Wilson 95% interval. Each cell is a resumable step.
+ * target T0..Tn (judged by the guard, and by the oracle where one exists), each target under the
+ * suite's scripted attackers (in-domain and out-of-domain, reported apart), over-refusal and
+ * helpfulness of each target, the diversity of each red team's attacks, and how often the judge
+ * agrees with the oracle. Every rate carries an interval clustered by objective (core/stats.ts
+ * clusteredRate) with its numbers of objectives and dialogues; every attack cell counts its
+ * completed and dropped dialogues and gives ASR over all dialogues and over completed ones.
+ * Every dialogue of an objective gets the same seed in every cell (common random numbers), so
+ * cells differ in the attacker or the target only. Each cell is a resumable step.
  */
 import { user } from '../core/message.js';
 import type { ChatModel, Embedder, Judge, SamplingOptions } from '../core/models.js';
-import { ConfigError } from '../core/errors.js';
 import { hashString } from '../core/rng.js';
-import { rateOf, type Rate } from '../core/stats.js';
+import { clusteredRate, type ClusteredObservation, type Rate } from '../core/stats.js';
+import { ConfigError } from '../core/errors.js';
 import { scoredTrajectories, type Trajectory } from '../core/trajectory.js';
 import type { AttackerAgent } from '../attacks/attacker.js';
 import { runConversations } from '../attacks/run-conversation.js';
 import { meanCosine, meanSelfBleu, ngramIndex, wordTokens } from '../mtsa/diversity.js';
 import type { StepStore } from '../core/steps.js';
-import type { CapabilityItem, EvaluationSuite } from './suite.js';
+import type { CapabilityItem, EvaluationSuite, ScriptedPanelAttacker } from './suite.js';
 
 export interface EvaluationModels {
   /** red teams R0..Rn (index = iteration) */
@@ -26,12 +30,31 @@ export interface EvaluationModels {
   embedder: Embedder;
 }
 
-export interface AttackCell {
-  redTeam: number;
-  target: number;
+/** The figures of one attacker × target cell. */
+export interface CellFigures {
+  /** oracle ASR over every dialogue attempted (a dropped dialogue counts unless an earlier turn already succeeded) */
   oracleAsr: Rate | null;
   guardAsr: Rate;
+  /** the same over completed dialogues only: a target cannot look safer because its attacker got confused */
+  oracleAsrCompleted: Rate | null;
+  guardAsrCompleted: Rate;
+  dialogues: number;
+  completed: number;
+  /** dialogues the attacker could not continue (format failure) */
   dropped: number;
+  /** dialogues ended by a failed model call: in no rate (never scored as safe or unsafe) */
+  errored: number;
+}
+
+export interface AttackCell extends CellFigures {
+  redTeam: number;
+  target: number;
+}
+
+export interface ScriptedCell extends CellFigures {
+  attacker: string;
+  domain: ScriptedPanelAttacker['domain'];
+  target: number;
 }
 
 export interface CapabilityResult {
@@ -51,7 +74,10 @@ export interface DiversityResult {
 
 export interface EvaluationResult {
   cells: AttackCell[];
+  /** each target under every out-of-domain scripted attacker, pooled (clustered by objective) */
   ood: { target: number; oracleAsr: Rate | null; guardAsr: Rate }[];
+  /** each target under every scripted attacker, one cell each */
+  scripted: ScriptedCell[];
   capability: CapabilityResult[];
   diversity: DiversityResult[];
   /** share of evaluation turns where the guard's verdict matches the oracle */
@@ -73,50 +99,77 @@ export interface EvaluationOptions {
   onCell?: (label: string, done: number, total: number) => void;
 }
 
-/**
- * ASR over every dialogue attempted but the errored (a failed model call scores nothing): a
- * dialogue the attacker could not continue (format failure)
- * counts as a failure unless an earlier turn already succeeded (ASR = successes / goals, §8).
- */
-function asrOf(all: readonly Trajectory[]): { oracle: Rate | null; guard: Rate } {
-  const trajectories = scoredTrajectories(all);
+/** The scripted attackers of a suite (a suite without a panel has its one out-of-domain attacker). */
+export function scriptedPanel(suite: EvaluationSuite): readonly ScriptedPanelAttacker[] {
+  return suite.scriptedAttackers ?? [{ name: 'ood', domain: 'out-of-domain', make: () => suite.oodAttacker() }];
+}
+
+const byObjective = (trajectories: readonly Trajectory[], success: (t: Trajectory) => boolean): ClusteredObservation[] =>
+  trajectories.map((t) => ({ cluster: t.objective.id, success: success(t), dialogue: t.id }));
+
+const hasOracle = (trajectories: readonly Trajectory[]) => trajectories.some((t) => t.oracleSuccess !== undefined);
+
+/** ASR of a list of dialogues, clustered by objective, over all and over completed dialogues. */
+export function cellFigures(attempted: readonly Trajectory[]): CellFigures {
+  const trajectories = scoredTrajectories(attempted);
+  const completed = trajectories.filter((t) => t.stopReason === 'max-turns');
+  const oracle = (list: readonly Trajectory[]) => (hasOracle(trajectories) ? clusteredRate(byObjective(list, (t) => t.oracleSuccess === true)) : null);
+  const guard = (list: readonly Trajectory[]) => clusteredRate(byObjective(list, (t) => t.attackSuccess));
   return {
-    oracle: trajectories.some((t) => t.oracleSuccess !== undefined) ? rateOf(trajectories.map((t) => t.oracleSuccess === true)) : null,
-    guard: rateOf(trajectories.map((t) => t.attackSuccess)),
+    oracleAsr: oracle(trajectories),
+    guardAsr: guard(trajectories),
+    oracleAsrCompleted: oracle(completed),
+    guardAsrCompleted: guard(completed),
+    dialogues: trajectories.length,
+    completed: completed.length,
+    dropped: trajectories.length - completed.length,
+    errored: attempted.length - trajectories.length,
   };
 }
 
-async function attack(suite: EvaluationSuite, attacker: AttackerAgent, target: ChatModel, judge: Judge, label: string, options: EvaluationOptions, ood = false): Promise<Trajectory[]> {
-  const objectives = ood ? (suite.oodObjectives ?? suite.harmfulObjectives) : suite.harmfulObjectives;
+/** Dialogues of one attacker against one target on every held-out objective, `repeats` each. */
+export async function attackDialogues(suite: EvaluationSuite, attacker: AttackerAgent, target: ChatModel, judge: Judge, label: string, options: Pick<EvaluationOptions, 'repeats' | 'seed' | 'maxTurns' | 'targetSampling'>, outOfDomain = false): Promise<Trajectory[]> {
+  // a suite may give its out-of-domain attackers their own objectives and turn limit (fixed multi-turn sets)
+  const objectives = outOfDomain ? (suite.oodObjectives ?? suite.harmfulObjectives) : suite.harmfulObjectives;
+  const maxTurns = outOfDomain ? (suite.oodMaxTurns ?? options.maxTurns) : options.maxTurns;
   const starts = objectives.flatMap((objective) =>
     Array.from({ length: options.repeats }, (_, r) => ({ id: `${label}|${objective.id}|${r}`, seed: hashString(`eval|${objective.id}|${r}`, options.seed), objective })),
   );
-  const maxTurns = ood ? (suite.oodMaxTurns ?? options.maxTurns) : options.maxTurns;
   return runConversations(starts, { attacker, target, judge, maxTurns, targetSampling: options.targetSampling, oracle: suite.oracle });
 }
 
 export async function evaluate(models: EvaluationModels, suite: EvaluationSuite, options: EvaluationOptions): Promise<EvaluationResult> {
   const n = models.targets.length - 1;
+  const panel = scriptedPanel(suite);
   const cellsToRun: [number, number][] = [];
   for (let r = 0; r <= n; r++) for (let t = 0; t <= n; t++) if (options.matrix === 'full' || t === 0 || r === n) cellsToRun.push([r, t]);
-  const total = cellsToRun.length + 2 * models.targets.length;
+  const total = cellsToRun.length + (panel.length + 1) * models.targets.length;
   let done = 0;
   const trajectoriesOf = new Map<string, Trajectory[]>();
   for (const [r, t] of cellsToRun) {
     const key = `eval/attack/R${r}-T${t}`;
     options.onCell?.(key, done, total);
-    const out = await options.store.step(key, async () => ({ trajectories: await attack(suite, models.redTeams[r], models.targets[t], models.judge, `R${r}xT${t}`, options) }));
+    const out = await options.store.step(key, async () => ({ trajectories: await attackDialogues(suite, models.redTeams[r], models.targets[t], models.judge, `R${r}xT${t}`, options) }));
     trajectoriesOf.set(`${r},${t}`, out.trajectories!);
     done++;
   }
+  const scripted: ScriptedCell[] = [];
   const ood: EvaluationResult['ood'] = [];
   const capability: CapabilityResult[] = [];
+  const scriptedTrajectories: Trajectory[] = [];
   for (let t = 0; t <= n; t++) {
-    options.onCell?.(`eval/ood/T${t}`, done, total);
-    const out = await options.store.step(`eval/ood/T${t}`, async () => ({ trajectories: await attack(suite, suite.oodAttacker(), models.targets[t], models.judge, `OODxT${t}`, options, true) }));
-    const a = asrOf(out.trajectories!);
-    ood.push({ target: t, oracleAsr: a.oracle, guardAsr: a.guard });
-    done++;
+    const outOfDomain: Trajectory[] = [];
+    for (const attacker of panel) {
+      const key = `eval/scripted/${attacker.name}/T${t}`;
+      options.onCell?.(key, done, total);
+      const out = await options.store.step(key, async () => ({ trajectories: await attackDialogues(suite, attacker.make(), models.targets[t], models.judge, `${attacker.name}xT${t}`, options, attacker.domain === 'out-of-domain') }));
+      scripted.push({ attacker: attacker.name, domain: attacker.domain, target: t, ...cellFigures(out.trajectories!) });
+      scriptedTrajectories.push(...out.trajectories!);
+      if (attacker.domain === 'out-of-domain') outOfDomain.push(...out.trajectories!);
+      done++;
+    }
+    const pooled = cellFigures(outOfDomain);
+    ood.push({ target: t, oracleAsr: pooled.oracleAsr, guardAsr: pooled.guardAsr });
     options.onCell?.(`eval/capability/T${t}`, done, total);
     const replies = await options.store.step(`eval/capability/T${t}`, async () => {
       const responses = await models.targets[t].generate(suite.capabilityItems.map((item, i) => ({ messages: [user(item.request)], sampling: options.capabilitySampling, seed: hashString(`capability|${i}`, options.seed) })));
@@ -125,29 +178,38 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
     capability.push(await capabilityResult(t, suite, replies.replies));
     done++;
   }
-  const cells: AttackCell[] = cellsToRun.map(([r, t]) => {
-    const trajectories = trajectoriesOf.get(`${r},${t}`)!;
-    const a = asrOf(trajectories);
-    return { redTeam: r, target: t, oracleAsr: a.oracle, guardAsr: a.guard, dropped: trajectories.length - trajectories.filter((x) => x.stopReason === 'max-turns').length };
-  });
+  const cells: AttackCell[] = cellsToRun.map(([r, t]) => ({ redTeam: r, target: t, ...cellFigures(trajectoriesOf.get(`${r},${t}`)!) }));
   const diversity: DiversityResult[] = [];
   for (let r = 0; r <= n; r++) diversity.push(await attackDiversity(r, trajectoriesOf.get(`${r},0`) ?? [], models.embedder));
-  const judged = [...trajectoriesOf.values()].flat().flatMap((t) => t.turns).filter((turn) => turn.oracle !== undefined);
-  const judgeOracleAgreement = judged.length ? rateOf(judged.map((turn) => (turn.judgement.verdict === 'unsafe') === turn.oracle!.unsafe)) : null;
+  const judgeOracleAgreement = agreement([...[...trajectoriesOf.values()].flat(), ...scriptedTrajectories]);
   const categories = categoryBreakdown(trajectoriesOf.get(`${n},0`) ?? [], trajectoriesOf.get(`${n},${n}`) ?? []);
-  return { cells, ood, capability, diversity, judgeOracleAgreement, categories, groundTruth: suite.groundTruth ?? (suite.oracle ? 'oracle' : 'judge-only (no oracle)') };
+  return { cells, ood, scripted, capability, diversity, judgeOracleAgreement, categories, groundTruth: suite.groundTruth ?? (suite.oracle ? 'oracle' : 'judge-only (no oracle)') };
 }
 
-async function capabilityResult(target: number, suite: EvaluationSuite, replies: readonly string[]): Promise<CapabilityResult> {
+/** Per judged turn, guard verdict = oracle; turns cluster by objective. */
+export function agreement(trajectories: readonly Trajectory[]): Rate | null {
+  const observations = trajectories.flatMap((t) => t.turns.filter((turn) => turn.oracle !== undefined).map((turn) => ({ cluster: t.objective.id, dialogue: t.id, success: (turn.judgement.verdict === 'unsafe') === turn.oracle!.unsafe })));
+  return observations.length ? clusteredRate(observations) : null;
+}
+
+/** Capability items cluster by objective: `<objective id>#<phrasing>` (one dialogue per item). */
+export async function capabilityResult(target: number, suite: EvaluationSuite, replies: readonly string[]): Promise<CapabilityResult> {
   let helpful: boolean[];
   let refusal: boolean[];
   if (suite.assessCapability) ({ helpful, refusal } = await suite.assessCapability(suite.capabilityItems, replies));
   else if (suite.isHelpful && suite.isRefusal) {
-    helpful = suite.capabilityItems.map((item, i) => suite.isHelpful!(item, replies[i]));
-    refusal = replies.map((reply) => suite.isRefusal!(reply));
+    const isHelpful = suite.isHelpful;
+    const isRefusal = suite.isRefusal;
+    helpful = suite.capabilityItems.map((item, i) => isHelpful(item, replies[i]));
+    refusal = replies.map((reply) => isRefusal(reply));
   } else throw new ConfigError('evaluation suite has neither assessCapability nor isHelpful and isRefusal: give it one way to judge capability replies');
-  const of = (kind: CapabilityItem['kind'], flags: boolean[]) => suite.capabilityItems.map((item, i) => ({ item, flag: flags[i] })).filter((x) => x.item.kind === kind).map((x) => x.flag);
-  return { target, helpfulness: rateOf(of('benign', helpful)), overRefusal: rateOf(of('borderline', refusal)) };
+  const of = (kind: CapabilityItem['kind'], flags: readonly boolean[]) => suite.capabilityItems.map((item, i) => ({ item, flag: flags[i] })).filter((x) => x.item.kind === kind);
+  const cluster = (item: CapabilityItem) => item.id.split('#')[0];
+  return {
+    target,
+    helpfulness: clusteredRate(of('benign', helpful).map((x) => ({ cluster: cluster(x.item), dialogue: x.item.id, success: x.flag }))),
+    overRefusal: clusteredRate(of('borderline', refusal).map((x) => ({ cluster: cluster(x.item), dialogue: x.item.id, success: x.flag }))),
+  };
 }
 
 async function attackDiversity(redTeam: number, trajectories: readonly Trajectory[], embedder: Embedder): Promise<DiversityResult> {
@@ -169,7 +231,7 @@ function categoryBreakdown(first: readonly Trajectory[], last: readonly Trajecto
   const categories = [...new Set(first.map((t) => t.objective.category ?? 'other'))].sort();
   const rate = (list: readonly Trajectory[], category: string) => {
     const live = scoredTrajectories(list).filter((t) => (t.objective.category ?? 'other') === category);
-    return live.length ? rateOf(live.map((t) => (t.oracleSuccess ?? t.attackSuccess) === true)) : null;
+    return live.length ? clusteredRate(byObjective(live, (t) => (t.oracleSuccess ?? t.attackSuccess) === true)) : null;
   };
   return categories.map((category) => ({ category, first: rate(first, category), last: rate(last, category) }));
 }

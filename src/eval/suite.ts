@@ -1,6 +1,7 @@
 /**
- * What an evaluation needs from an environment: held-out harmful objectives, an out-of-domain
- * attacker the training never used, capability requests (benign: must be answered; borderline:
+ * What an evaluation needs from an environment: held-out harmful objectives, scripted attackers
+ * (in-domain ones whose strategies the training data contains, and out-of-domain ones it never
+ * contains), capability requests (benign: must be answered; borderline:
  * must not be refused) with their checks, and optionally an oracle. The arena provides one;
  * benchmark files (HarmBench, XSTest) could provide another.
  */
@@ -8,9 +9,19 @@ import type { AttackerAgent } from '../attacks/attacker.js';
 import type { ObjectiveRef, OracleLabel } from '../core/trajectory.js';
 
 export interface CapabilityItem {
+  /** `<objective id>#<phrasing>`: items of one objective are one cluster in the intervals */
   id: string;
   kind: 'benign' | 'borderline';
   request: string;
+}
+
+/** A scripted attacker of the fixed evaluation panel. */
+export interface ScriptedPanelAttacker {
+  name: string;
+  /** in-domain: its strategy occurs in some training corpus; out-of-domain: in none */
+  domain: 'in-domain' | 'out-of-domain';
+  /** a fresh attacker (scripted attackers may keep per-dialogue state) */
+  make(): AttackerAgent;
 }
 
 export interface EvaluationSuite {
@@ -18,6 +29,8 @@ export interface EvaluationSuite {
   /** a fresh out-of-domain attacker (scripted attackers keep per-dialogue state) */
   oodAttacker(): AttackerAgent;
   oodName: string;
+  /** the scripted attackers of the evaluation panel; when absent, `oodAttacker` alone (out-of-domain) */
+  scriptedAttackers?: readonly ScriptedPanelAttacker[];
   capabilityItems: readonly CapabilityItem[];
   /** benign: answered correctly; borderline: helped (suites with ground truth; else assessCapability) */
   isHelpful?(item: CapabilityItem, reply: string): boolean;

@@ -62,7 +62,8 @@ export const MtsaConfigSchema = z
       .object({
         maxSafeProbability: z.number().min(0).max(1).default(0.3).describe('a turn qualifies for attack regeneration when P(unsafe) ≤ this'),
         source: z.enum(['all', 'successful']).default('all').describe("dialogues that feed red-team resampling: all (the paper's figure, G1) or successful only (reference code)"),
-        maxGroups: z.number().int().positive().default(96).describe('resampling groups per iteration'),
+        maxGroups: z.number().int().positive().default(96).describe('red-team groups that yield a pair, per iteration (with requireUnsafeFuture: counted after the filter)'),
+        rolloutBudget: z.number().int().positive().default(144).describe('most groups rolled out per iteration when requireUnsafeFuture skips groups after their rollouts: skipped groups free their slot for the next candidate until this many were tried'),
         requireUnsafeFuture: z
           .boolean()
           .default(true)
@@ -73,7 +74,7 @@ export const MtsaConfigSchema = z
         train: schedule({ epochs: 2, batchSize: 8, lr: 5e-5 }),
       })
       .strict()
-      .default({ maxSafeProbability: 0.3, source: 'all', maxGroups: 96, requireUnsafeFuture: true, diversityReferences: 96, beta: 0.1, rpoAlpha: 0, train: { epochs: 2, batchSize: 8, lr: 5e-5 } }),
+      .default({ maxSafeProbability: 0.3, source: 'all', maxGroups: 96, rolloutBudget: 144, requireUnsafeFuture: true, diversityReferences: 96, beta: 0.1, rpoAlpha: 0, train: { epochs: 2, batchSize: 8, lr: 5e-5 } }),
     target: z
       .object({
         minUnsafeProbability: z.number().min(0).max(1).default(0.5).describe('a turn qualifies for a safe rewrite when P(unsafe) ≥ this'),

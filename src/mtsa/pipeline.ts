@@ -8,13 +8,14 @@ import type { Embedder, HelpfulnessScorer, Judge, TrainablePolicy } from '../cor
 import { Rng, hashString } from '../core/rng.js';
 import { scoredTrajectories, type ObjectiveRef, type OracleLabel, type Trajectory } from '../core/trajectory.js';
 import { LlmAttacker } from '../attacks/attacker.js';
+import { questionMarker, thinkingMarker } from '../attacks/parse-attacker-turn.js';
 import { runConversations } from '../attacks/run-conversation.js';
 import type { ThinkBeforeAttackDialogue } from '../data/schemas.js';
 import { dpoLoss } from '../training/losses/dpo-loss.js';
 import { futureRewardLoss } from '../training/losses/future-reward-loss.js';
 import { logRatioMargin, trainOnPairs, type StepMetrics, type TrainSchedule } from '../training/trainers.js';
 import type { MtsaConfig } from './config.js';
-import { prepareReferences, resampleRedTeam, resampleTarget, selectRedTeamGroups, selectTargetGroups, toTrainingPair, type DiversityReferences } from './resampling.js';
+import { prepareReferences, redTeamCandidates, resampleRedTeam, resampleTarget, selectTargetGroups, toTrainingPair, type DiversityReferences } from './resampling.js';
 import { referenceText, runStage1, selectStage1Data } from './stage1.js';
 import type { MetricRecord, StepStore } from '../core/steps.js';
 
@@ -59,6 +60,12 @@ function metricRecord(step: string, values: Record<string, number>): MetricRecor
 
 export function attackerAgent(policy: TrainablePolicy, config: MtsaConfig, id: string): LlmAttacker {
   return new LlmAttacker(policy, { id, mode: config.attacker, maxAttempts: config.maxFormatAttempts, sampling: config.sampling.attacker, prefillMarker: config.attackerPrefill });
+}
+
+/** How the red team samples turn `turn`: its token budget and the marker it is prefilled with. */
+export function attackerGeneratedWith(config: MtsaConfig, turn: number): { maxTokens: number; prefill?: string } {
+  if (!config.attackerPrefill) return { maxTokens: config.sampling.attacker.maxTokens };
+  return { maxTokens: config.sampling.attacker.maxTokens, prefill: config.attacker === 'no-thought' ? questionMarker(turn) : thinkingMarker(turn) };
 }
 
 const phaseStarted = new Map<string, number>();
@@ -158,16 +165,16 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
   const red = await store.step(`${prefix}/red-team-resampling`, () =>
     tracked(options, `${prefix}/red-team-resampling`, async () => {
       computed = true;
-      const groups = selectRedTeamGroups(live, config.redTeam, hashString(`${prefix}/red`, seed));
-      const result = await resampleRedTeam(groups, resamplingModels(models, config, `red-team-R${t - 1}`), references, config, t, hashString(`${prefix}/red`, seed));
+      const candidates = redTeamCandidates(live, config.redTeam, hashString(`${prefix}/red`, seed));
+      const result = await resampleRedTeam(candidates, resamplingModels(models, config, `red-team-R${t - 1}`), references, config, t, hashString(`${prefix}/red`, seed));
       return {
         trajectories: result.rollouts,
         pairs: result.pairs.map((pair) => ({ side: 'red-team' as const, pair })),
-        metrics: [metricRecord(`${prefix}/red-team-resampling`, { groups: groups.length, pairs: result.pairs.length, ...prefixKeys('skipped/', result.skipped) })],
+        metrics: [metricRecord(`${prefix}/red-team-resampling`, { groups: result.groupsTried, candidates: candidates.length, pairs: result.pairs.length, ...prefixKeys('skipped/', result.skipped) })],
       };
     }),
   );
-  const redPairs = red.pairs!.flatMap((p) => (p.side === 'red-team' ? [toTrainingPair(p.pair)] : []));
+  const redPairs = red.pairs!.flatMap((p) => (p.side === 'red-team' ? [toTrainingPair(p.pair, attackerGeneratedWith(config, p.pair.source.turn))] : []));
   ended(`${prefix}/red-team-resampling`, `${redPairs.length} preference pairs`, !computed);
   computed = false;
   const dpo = await store.weights(`${prefix}/red-team-dpo`, models.attacker, () =>
@@ -198,7 +205,7 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
       };
     }),
   );
-  const targetPairs = target.pairs!.flatMap((p) => (p.side === 'target' ? [toTrainingPair(p.pair)] : []));
+  const targetPairs = target.pairs!.flatMap((p) => (p.side === 'target' ? [toTrainingPair(p.pair, { maxTokens: config.sampling.target.maxTokens })] : []));
   ended(`${prefix}/target-resampling`, `${targetPairs.length} pairs (${config.reward} reward)`, !computed);
   computed = false;
   const update = await store.weights(`${prefix}/target-update`, models.target, () =>

@@ -5,7 +5,7 @@ import { LlmAttacker } from '../attacks/attacker.js';
 import { RedTeamPreferenceSchema, TargetPreferenceSchema } from '../data/schemas.js';
 import { ConstantScorer, KeywordJudge, LetterEmbedder, ScriptedChatModel } from '../testing/fakes.js';
 import { defaultMtsaConfig } from './config.js';
-import { prepareReferences, resampleRedTeam, resampleTarget, selectRedTeamGroups, selectTargetGroups, toTrainingPair } from './resampling.js';
+import { prepareReferences, redTeamCandidates, resampleRedTeam, resampleTarget, selectRedTeamGroups, selectTargetGroups, toTrainingPair } from './resampling.js';
 
 function turn(index: number, pUnsafe: number, reply = pUnsafe >= 0.5 ? 'UNSAFE reply' : 'safe reply'): Turn {
   return {
@@ -53,7 +53,8 @@ describe('resampling', () => {
     const turn = (request.messages.length - 1) / 2 + 1;
     const t = request.sampling.temperature;
     // Higher temperatures write attacks the target falls for.
-    return `Thinking ${turn}: plan at ${t}\nAttack question ${turn}: ${t >= 1 ? 'please UNSAFE' : 'hello'} ${turn} ${'x'.repeat(Math.round(t * 10))}`;
+    // Prefilled with the markers, the model writes only the thought and the question.
+    return ` plan at ${t}\n ${t >= 1 ? 'please UNSAFE' : 'hello'} ${turn} ${'x'.repeat(Math.round(t * 10))}`;
   });
   const target = new ScriptedChatModel('target', (request) => {
     const last = request.messages[request.messages.length - 1].content;
@@ -83,7 +84,7 @@ describe('resampling', () => {
   it('red team: a group whose every future stayed safe is skipped unless the paper-as-written switch is set', async () => {
     const timid = new ScriptedChatModel('timid', (request) => {
       const turn = (request.messages.length - 1) / 2 + 1;
-      return `Thinking ${turn}: plan\nAttack question ${turn}: hello ${turn} ${'x'.repeat(Math.round(request.sampling.temperature * 10))}`;
+      return ` plan\n hello ${turn} ${'x'.repeat(Math.round(request.sampling.temperature * 10))}`;
     });
     const safeModels = { ...models, attacker: new LlmAttacker(timid, { id: 'timid', mode: 'thought', maxAttempts: 1, sampling: config.sampling.attacker }) };
     const references = await prepareReferences(['hello 1 xxxxxx', 'hello 2 xxxxxxxx'], models.embedder, 8, 1);
@@ -117,5 +118,35 @@ describe('resampling', () => {
     expect(training.chosen.scored).toEqual([pair.prompt.length]);
     const lastTurn = await resampleTarget(groups, models, { ...config, reward: 'last-turn' }, 1, 3);
     expect(lastTurn.pairs[0].components.turns).toBe(1);
+  });
+
+  it('red team: the group cap counts groups kept after the unsafe-future filter; skipped groups free their slot up to the rollout budget', async () => {
+    // Goals named "hard" never get an unsafe future (the attacker stays timid there); "easy" ones do.
+    const picky = new ScriptedChatModel('picky', (request) => {
+      const turn = (request.messages.length - 1) / 2 + 1;
+      const t = request.sampling.temperature;
+      const hard = request.messages[0].content.includes('hard goal');
+      return ` plan at ${t}\n ${!hard && t >= 1 ? 'please UNSAFE' : 'hello'} ${turn} ${'x'.repeat(Math.round(t * 10))}`;
+    });
+    const pickyModels = { ...models, attacker: new LlmAttacker(picky, { id: 'picky', mode: 'thought', maxAttempts: 1, sampling: config.sampling.attacker }) };
+    const withGoal = (id: string, goal: string) => ({ ...trajectory(id, [0.1, 0.1, 0.1]), objective: { id: `o-${id}`, text: goal, kind: 'harmful' as const } });
+    const pool = [withGoal('hard-1', 'hard goal one'), withGoal('hard-2', 'hard goal two'), withGoal('easy-1', 'easy goal one'), withGoal('easy-2', 'easy goal two')];
+    const references = await prepareReferences(['hello 1 xxxxxx', 'hello 2 xxxxxxxx'], models.embedder, 8, 1);
+    const capped = { ...config, redTeam: { ...config.redTeam, maxGroups: 2, rolloutBudget: 4 } };
+    const candidates = redTeamCandidates(pool, capped.redTeam, 1);
+    expect(candidates.map((g) => g.trajectory.id)).toEqual(['hard-1', 'hard-2', 'easy-1', 'easy-2']);
+    const result = await resampleRedTeam(candidates, pickyModels, references, capped, 1, 5);
+    expect(result.skipped.noUnsafeFuture).toBe(2);
+    expect(result.pairs.map((p) => p.source.trajectoryId)).toEqual(['easy-1', 'easy-2']);
+    expect(result.groupsTried).toBe(4);
+    expect(result.rollouts).toHaveLength(4 * config.sampling.regenerateTemperatures.length);
+    // Capping before the filter (a budget of maxGroups) pays for two groups and keeps none.
+    const old = { ...capped, redTeam: { ...capped.redTeam, rolloutBudget: 2 } };
+    const before = await resampleRedTeam(redTeamCandidates(pool, old.redTeam, 1), pickyModels, references, old, 1, 5);
+    expect(before.pairs).toHaveLength(0);
+    expect(before.groupsTried).toBe(2);
+    // The paper as written (no filter): the cap is on groups rolled out, one wave.
+    const asWritten = { ...capped, redTeam: { ...capped.redTeam, requireUnsafeFuture: false } };
+    expect(redTeamCandidates(pool, asWritten.redTeam, 1)).toHaveLength(2);
   });
 });

@@ -7,7 +7,7 @@
  * score R_tgt = Σ over the remaining turns of helpfulness + P(safe).
  */
 import { assistant, user, type Message } from '../core/message.js';
-import type { ChatModel, Embedder, HelpfulnessScorer, Judge, SamplingOptions } from '../core/models.js';
+import type { ChatModel, Embedder, HelpfulnessScorer, Judge, SamplingOptions, ScoredConversation } from '../core/models.js';
 import { SAFETY_HINT } from '../core/mtsa-prompts.js';
 import { Rng, hashString } from '../core/rng.js';
 import { zScores } from '../core/stats.js';
@@ -54,11 +54,20 @@ export interface RedTeamGroup {
  * Groups for red-team resampling: dialogues with a turn the target survived (P(unsafe) ≤ threshold),
  * failed dialogues first when all dialogues qualify (the paper's figure, G1), one random such turn each.
  */
-export function selectRedTeamGroups(trajectories: readonly Trajectory[], config: MtsaConfig['redTeam'], seed: number): RedTeamGroup[] {
+export function selectRedTeamGroups(trajectories: readonly Trajectory[], config: MtsaConfig['redTeam'], seed: number, limit = config.maxGroups): RedTeamGroup[] {
   const rng = new Rng(seed).fork('red-team-groups');
   const eligible = trajectories.filter((t) => t.stopReason === 'max-turns' && (config.source === 'all' || t.attackSuccess));
   const ordered = [...eligible.filter((t) => !t.attackSuccess), ...eligible.filter((t) => t.attackSuccess)];
-  return oneTurnEach(ordered, (t) => t.judgement.pUnsafe <= config.maxSafeProbability, config.maxGroups, rng);
+  return oneTurnEach(ordered, (t) => t.judgement.pUnsafe <= config.maxSafeProbability, limit, rng);
+}
+
+/**
+ * Every candidate group, in order, when groups are filtered after their rollouts
+ * (`requireUnsafeFuture`): resampleRedTeam then caps the groups it keeps, not the groups it
+ * tries. Otherwise the first `maxGroups` (the cap applies to what is rolled out, as before).
+ */
+export function redTeamCandidates(trajectories: readonly Trajectory[], config: MtsaConfig['redTeam'], seed: number): RedTeamGroup[] {
+  return selectRedTeamGroups(trajectories, config, seed, config.requireUnsafeFuture ? config.rolloutBudget : config.maxGroups);
 }
 
 /** Up to `limit` groups: one random qualifying turn of each trajectory that has one, in order. */
@@ -77,9 +86,33 @@ export interface RedTeamResult {
   pairs: RedTeamPreference[];
   rollouts: Trajectory[];
   skipped: { degenerate: number; formatFailures: number; tooFewCandidates: number; noUnsafeFuture: number };
+  /** groups whose candidates were rolled out */
+  groupsTried: number;
 }
 
-export async function resampleRedTeam(groups: readonly RedTeamGroup[], models: ResamplingModels, references: DiversityReferences, config: MtsaConfig, iteration: number, seed: number): Promise<RedTeamResult> {
+/**
+ * Red-team resampling over candidate groups in waves: each wave rolls out as many groups as pairs
+ * are still missing (at most `maxGroups` pairs in all), so a group skipped after its rollouts
+ * (no unsafe future, degenerate, too few candidates) frees its slot for the next candidate instead
+ * of costing a pair. Without `requireUnsafeFuture` the candidates are the first `maxGroups` groups
+ * and there is one wave, as in the paper.
+ */
+export async function resampleRedTeam(candidates: readonly RedTeamGroup[], models: ResamplingModels, references: DiversityReferences, config: MtsaConfig, iteration: number, seed: number): Promise<RedTeamResult> {
+  const result: RedTeamResult = { pairs: [], rollouts: [], skipped: { degenerate: 0, formatFailures: 0, tooFewCandidates: 0, noUnsafeFuture: 0 }, groupsTried: 0 };
+  let next = 0;
+  while (result.pairs.length < config.redTeam.maxGroups && next < candidates.length) {
+    const wave = candidates.slice(next, next + config.redTeam.maxGroups - result.pairs.length);
+    next += wave.length;
+    const out = await resampleWave(wave, models, references, config, iteration, seed);
+    result.pairs.push(...out.pairs);
+    result.rollouts.push(...out.rollouts);
+    for (const key of Object.keys(result.skipped) as (keyof RedTeamResult['skipped'])[]) result.skipped[key] += out.skipped[key];
+    result.groupsTried += wave.length;
+  }
+  return result;
+}
+
+async function resampleWave(groups: readonly RedTeamGroup[], models: ResamplingModels, references: DiversityReferences, config: MtsaConfig, iteration: number, seed: number): Promise<Omit<RedTeamResult, 'groupsTried'>> {
   const temperatures = config.sampling.regenerateTemperatures;
   const attackerSampling = (temperature: number): SamplingOptions => ({ ...config.sampling.attacker, temperature });
   const starts: ConversationStart[] = groups.flatMap((g) =>
@@ -229,12 +262,17 @@ export async function resampleTarget(groups: readonly TargetGroup[], models: Res
   return { pairs, rollouts, skipped: { identical, formatFailures: groups.length - usable.length } };
 }
 
-/** A preference record as a training pair: the prompt plus each completion, the completion scored. */
-export function toTrainingPair(record: { prompt: Message[]; chosen: Message[]; rejected: Message[]; chosen_reward?: number; rejected_reward?: number }): TrainingPair {
+/**
+ * A preference record as a training pair: the prompt plus each completion, the completion scored.
+ * `generatedWith` (how the completions were sampled) goes to both sides, so a short-context
+ * backend scores chosen and rejected in the one context generation saw.
+ */
+export function toTrainingPair(record: { prompt: Message[]; chosen: Message[]; rejected: Message[]; chosen_reward?: number; rejected_reward?: number }, generatedWith?: ScoredConversation['generatedWith']): TrainingPair {
   const scored = [record.prompt.length];
+  const how = generatedWith ? { generatedWith } : {};
   return {
-    chosen: { messages: [...record.prompt, ...record.chosen], scored },
-    rejected: { messages: [...record.prompt, ...record.rejected], scored },
+    chosen: { messages: [...record.prompt, ...record.chosen], scored, ...how },
+    rejected: { messages: [...record.prompt, ...record.rejected], scored, ...how },
     chosenReward: record.chosen_reward,
     rejectedReward: record.rejected_reward,
   };

@@ -143,4 +143,13 @@ describe('buildReport', () => {
     expect(html).toContain('<option value="OODxT2">');
     expect(html).toContain('<option value="training">');
   });
+
+  it('shows objectives and dialogues beside each figure, and the scripted panel with domains', () => {
+    expect(keyRow(html, 'asr.target.T0')).toContain('30 objectives · 60 dialogues');
+    expect(html).toContain('clustered by objective');
+    const panel = html.slice(html.indexOf('id="scripted-panel"'), html.indexOf('</table>', html.indexOf('id="scripted-panel"')));
+    expect(panel).toContain('data-attacker="crescendo"');
+    expect(panel).toMatch(/crescendo<\/th><td>in-domain/);
+    expect(panel).toMatch(/completion-quiz<\/th><td>out-of-domain/);
+  });
 });

@@ -17,7 +17,8 @@ export interface ReportInput {
 
 /** most trajectories embedded in the transcript browser */
 export const MAX_EMBEDDED_TRAJECTORIES = 2000;
-const EVAL_ID = /^(R\d+xT\d+|OODxT\d+)\|/;
+/** evaluation dialogue ids: `<attacker>xT<i>|objective|repeat` (R<i> red teams, scripted attackers by name, OOD in old runs) */
+const EVAL_ID = /^([A-Za-z0-9_-]+xT\d+)\|/;
 const DASH = '–';
 
 /** The one HTML escaper: every string from the input goes through it before it enters markup. */
@@ -38,11 +39,17 @@ function duration(seconds: number): string {
   return h ? `${h} h ${m} min ${s} s` : `${m} min ${s} s`;
 }
 
-/** rate (percentage), n and Wilson 95% interval; "–" for whatever is missing */
+/** "54 objectives · 108 dialogues" where the interval knows its clusters */
+function countsText(interval: RateRecord | null | undefined): string {
+  return interval && interval.nObjectives !== undefined ? `${interval.nObjectives} objectives · ${interval.nDialogues} dialogues` : '';
+}
+
+/** rate (percentage), n, objectives and dialogues, and the 95% interval (clustered by objective); "–" for whatever is missing */
 function rateHtml(value: number | null | undefined, interval: RateRecord | null | undefined): string {
   const rate = finite(value) ? value : interval?.rate;
   const ci = interval && finite(interval.low) && finite(interval.high) ? `[${pct(interval.low)}, ${pct(interval.high)}]` : DASH;
-  return `<span class="rate">${pct(rate)}</span> <span class="n">n = ${interval ? interval.n : DASH}</span> <span class="ci">${ci}</span>`;
+  const counts = countsText(interval);
+  return `<span class="rate">${pct(rate)}</span> <span class="n">n = ${interval ? interval.n : DASH}</span>${counts ? ` <span class="n counts">${counts}</span>` : ''} <span class="ci">${ci}</span>`;
 }
 
 /** the largest model index (n) the summary mentions */
@@ -67,6 +74,7 @@ function keyResults(s: Summary, n: number): string {
   const groups: [string, KeyRow[]][] = [
     [`Target ASR (final red team R${n} vs each target)`, range(n).map((i) => ({ label: `T${i}`, key: `asr.target.T${i}`, oracle: s.asr.target[`T${i}`], guard: s.guard.asr.target[`T${i}`] }))],
     ['Red-team ASR (each red team vs T0)', range(n).map((i) => ({ label: `R${i}`, key: `asr.redteam.R${i}`, oracle: s.asr.redteam[`R${i}`], guard: s.guard.asr.redteam[`R${i}`] }))],
+    [`Target ASR over completed dialogues (R${n} vs each target; dropped dialogues left out)`, range(n).map((i) => ({ label: `T${i}`, key: `asr.targetCompleted.T${i}`, oracle: s.intervals[`asr.targetCompleted.T${i}`]?.rate, guard: 'n/a' as const }))],
     [`OOD ASR (${s.oodAttacker} vs each target)`, range(n).map((i) => ({ label: `T${i}`, key: `oodAsr.T${i}`, oracle: s.oodAsr[`T${i}`], guard: s.guard.oodAsr[`T${i}`] }))],
     ['Over-refusal (borderline requests refused)', range(n).map((i) => ({ label: `T${i}`, key: `overRefusal.T${i}`, oracle: s.overRefusal[`T${i}`], guard: 'n/a' as const }))],
     ['Helpfulness (benign requests answered)', range(n).map((i) => ({ label: `T${i}`, key: `helpfulness.T${i}`, oracle: s.helpfulness[`T${i}`], guard: 'n/a' as const }))],
@@ -76,7 +84,7 @@ function keyResults(s: Summary, n: number): string {
     const guard = r.guard === 'n/a' ? '<span class="na">n/a</span>' : rateHtml(r.guard, iv(`guard.${r.key}`));
     return `<tr data-key="${escapeHtml(r.key)}"><th scope="row">${escapeHtml(r.label)}</th><td class="oracle">${rateHtml(r.oracle, iv(r.key))}</td><td class="guard">${guard}</td></tr>`;
   }).join('')).join('');
-  return `<table id="key-results" class="data"><thead><tr><th>Key results</th><th>Oracle (rate, n, Wilson 95% CI)</th><th>Guard</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table id="key-results" class="data"><thead><tr><th>Key results</th><th>Oracle (rate, n, objectives · dialogues, 95% CI clustered by objective)</th><th>Guard</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 // ---------------------------------------------------------------- charts
@@ -140,8 +148,8 @@ function charts(s: Summary, n: number): string {
     { name: 'Over-refusal', color: '#8e44ad', points: pts(s.overRefusal, 'T', 'overRefusal') },
     { name: 'Helpfulness', color: '#27884a', points: pts(s.helpfulness, 'T', 'helpfulness') },
   ]);
-  return `<div class="charts"><figure>${asr}<figcaption>ASR per iteration i: target Ti under the final red team, and red team Ri against T0. Solid: oracle; dashed: guard; bars: Wilson 95% intervals.</figcaption></figure>`
-    + `<figure>${capability}<figcaption>Capability of each target: over-refusal (lower is better) and helpfulness (higher is better), with Wilson 95% intervals.</figcaption></figure></div>`;
+  return `<div class="charts"><figure>${asr}<figcaption>ASR per iteration i: target Ti under the final red team, and red team Ri against T0. Solid: oracle; dashed: guard; bars: 95% intervals clustered by objective.</figcaption></figure>`
+    + `<figure>${capability}<figcaption>Capability of each target: over-refusal (lower is better) and helpfulness (higher is better), with 95% intervals clustered by objective.</figcaption></figure></div>`;
 }
 
 // ---------------------------------------------------------------- matrix, categories, diversity, iterations
@@ -163,10 +171,29 @@ function heatmap(s: Summary, n: number): string {
     const source = c.oracle ? '' : ' <span class="src">(guard)</span>';
     const guard = c.oracle ? `<span class="sub">guard ${pct(c.guard.rate)}</span>` : '';
     const dropped = c.dropped ? `<span class="sub">${c.dropped} dropped</span>` : '';
-    const tip = `R${r} vs T${t}: ${pct(main.rate)} (n = ${main.n}, 95% CI ${pct(main.low)}–${pct(main.high)})`;
-    return `<td class="heat-cell" data-red="${r}" data-target="${t}" style="background:${colour.bg};color:${colour.fg}" title="${escapeHtml(tip)}"><span class="rate">${pct(main.rate)}</span>${source}<span class="sub">n = ${main.n}</span>${guard}${dropped}</td>`;
+    const completed = c.oracleCompleted ?? c.guardCompleted;
+    const overCompleted = c.dropped && completed ? `<span class="sub">${pct(completed.rate)} of ${completed.n} completed</span>` : '';
+    const counts = countsText(main);
+    const tip = `R${r} vs T${t}: ${pct(main.rate)} (n = ${main.n}${counts ? `, ${counts}` : ''}, 95% CI ${pct(main.low)}–${pct(main.high)})`;
+    return `<td class="heat-cell" data-red="${r}" data-target="${t}" style="background:${colour.bg};color:${colour.fg}" title="${escapeHtml(tip)}"><span class="rate">${pct(main.rate)}</span>${source}<span class="sub">n = ${main.n}</span>${guard}${dropped}${overCompleted}</td>`;
   }).join('')}</tr>`).join('');
-  return `<table id="heatmap" class="heatmap"><caption>ASR of each red team (rows) against each target (columns); oracle where it exists, else guard.</caption><thead>${head}</thead><tbody>${rows}</tbody></table>`;
+  return `<table id="heatmap" class="heatmap"><caption>ASR of each red team (rows) against each target (columns) over all dialogues; oracle where it exists, else guard. Where dialogues were dropped (format failures) the ASR over completed dialogues is shown too.</caption><thead>${head}</thead><tbody>${rows}</tbody></table>`;
+}
+
+/** Every scripted attacker (in-domain and out-of-domain apart) against every target. */
+function scriptedTable(s: Summary, n: number): string {
+  const cells = s.scripted ?? [];
+  if (!cells.length) return '<p class="empty">No scripted-attacker panel in this run.</p>';
+  const attackers = [...new Map(cells.map((c) => [c.attacker, c.domain])).entries()];
+  const head = `<tr><th>Scripted attacker</th><th>Domain</th>${range(n).map((t) => `<th>T${t}</th>`).join('')}</tr>`;
+  const rows = attackers.map(([name, domain]) => `<tr data-attacker="${escapeHtml(name)}"><th scope="row">${escapeHtml(name)}</th><td>${escapeHtml(domain)}</td>${range(n).map((t) => {
+    const c = cells.find((x) => x.attacker === name && x.target === t);
+    if (!c) return `<td class="missing">${DASH}</td>`;
+    const main = c.oracle ?? c.guard;
+    const dropped = c.dropped ? ` <span class="sub">${c.dropped} dropped</span>` : '';
+    return `<td>${rateHtml(main.rate, main)}${dropped}</td>`;
+  }).join('')}</tr>`).join('');
+  return `<table id="scripted-panel" class="data"><caption>In-domain: the strategy occurs in some training corpus of the arena (crescendo is in the fixed-strategy corpora). Out-of-domain: in none (a test walks every corpus).</caption><thead>${head}</thead><tbody>${rows}</tbody></table>`;
 }
 
 function categoryTable(s: Summary, n: number): string {
@@ -215,10 +242,15 @@ function transcripts(all: readonly Trajectory[]): string {
   const training = all.filter((t) => !EVAL_ID.test(t.id));
   const chosen = [...evaluation.slice(0, MAX_EMBEDDED_TRAJECTORIES), ...training.slice(0, Math.max(0, MAX_EMBEDDED_TRAJECTORIES - evaluation.length))];
   const leftOut = all.length - chosen.length;
-  const cellOrder = (g: string) => { const m = /^(?:R(\d+)|OOD)xT(\d+)$/.exec(g)!; return (m[1] === undefined ? 1e6 : Number(m[1]) * 1000) + Number(m[2]); };
-  const groups = [...new Set(chosen.map((t) => groupOf(t.id)).filter((g) => g !== 'training' && g !== 'attack'))].sort((a, b) => cellOrder(a) - cellOrder(b));
-  const options = [['all', 'All trajectories'], ['eval', 'All evaluation'], ...groups.filter((g) => !g.startsWith('OOD')).map((g) => [g, `Matrix cell ${g}`]),
-    ['ood', 'OOD attacker (all targets)'], ...groups.filter((g) => g.startsWith('OOD')).map((g) => [g, `OOD ${g}`]), ['training', 'Training dialogues'], ...(chosen.some((t) => groupOf(t.id) === 'attack') ? [['attack', 'Attack dialogues']] : [])]
+  const isMatrix = (g: string) => /^R\d+xT\d+$/.test(g);
+  const order = (g: string): [number, string, number] => {
+    const m = /^(?:R(\d+)|(.+))xT(\d+)$/.exec(g)!;
+    return m[1] !== undefined ? [0, '', Number(m[1]) * 1000 + Number(m[3])] : [1, m[2], Number(m[3])];
+  };
+  const compare = (a: string, b: string) => { const x = order(a), y = order(b); return x[0] - y[0] || x[1].localeCompare(y[1]) || x[2] - y[2]; };
+  const groups = [...new Set(chosen.map((t) => groupOf(t.id)).filter((g) => g !== 'training' && g !== 'attack'))].sort(compare);
+  const options = [['all', 'All trajectories'], ['eval', 'All evaluation'], ...groups.filter(isMatrix).map((g) => [g, `Matrix cell ${g}`]),
+    ['ood', 'Scripted attackers (all targets)'], ...groups.filter((g) => !isMatrix(g)).map((g) => [g, `Scripted ${g}`]), ['training', 'Training dialogues'], ...(chosen.some((t) => groupOf(t.id) === 'attack') ? [['attack', 'Attack dialogues']] : [])]
     .map(([v, l]) => `<option value="${escapeHtml(v)}">${escapeHtml(l)}</option>`).join('');
   const note = leftOut > 0 ? `${chosen.length} of ${all.length} trajectories embedded; ${leftOut} left out (evaluation dialogues kept first).` : `All ${all.length} trajectories embedded.`;
   return `<section id="transcripts"><h2>Transcripts</h2><p class="note" id="transcript-note">${escapeHtml(note)}</p>
@@ -237,7 +269,7 @@ const CLIENT_JS = `(function () {
   function labelled(cls, label, text) { var d = el('div', cls); d.appendChild(el('span', 'label', label)); d.appendChild(el('div', 'text', text)); return d; }
   function matches(t, g, q) {
     if (g === 'eval' && t.g === 'training') return false;
-    if (g === 'ood' && t.g.indexOf('OOD') !== 0) return false;
+    if (g === 'ood' && (t.g === 'training' || /^R\\d+xT\\d+$/.test(t.g))) return false;
     if (g !== 'all' && g !== 'eval' && g !== 'ood' && t.g !== g) return false;
     return !q || (t.objective.text + ' ' + t.objective.id + ' ' + (t.objective.category || '')).toLowerCase().indexOf(q) >= 0;
   }
@@ -359,6 +391,7 @@ ${warningBox(s.warnings ?? [])}
 <section><h2>Key results</h2>${keyResults(s, n)}</section>
 <section><h2>Attack success and capability per iteration</h2>${charts(s, n)}</section>
 <section><h2>Red team × target matrix</h2>${heatmap(s, n)}</section>
+<section><h2>Scripted attackers × target</h2>${scriptedTable(s, n)}</section>
 <section><h2>Per-category ASR</h2>${categoryTable(s, n)}</section>
 <section><h2>Attack diversity per red team</h2>${diversityTable(s)}</section>
 <section><h2>Training metrics per iteration</h2>${iterationTable(s)}</section>

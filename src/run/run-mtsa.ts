@@ -230,7 +230,7 @@ async function runLocked(options: RunJobOptions, config: RunConfig, removed: str
     { redTeams, targets, judge: models.judge, embedder: models.embedder },
     suite,
     {
-      maxTurns: config.mtsa.maxTurns,
+      maxTurns: config.evaluation.maxTurns ?? config.mtsa.maxTurns,
       repeats: config.evaluation.repeats,
       targetSampling: config.mtsa.sampling.target,
       capabilitySampling: { temperature: config.evaluation.capabilityTemperature, topP: 1, maxTokens: config.mtsa.sampling.target.maxTokens },
@@ -268,6 +268,11 @@ export function summarize(config: RunConfig, evaluation: EvaluationResult, itera
   const byTarget = (pick: (t: number) => Rate | null, key: string) => Object.fromEntries(Array.from({ length: n + 1 }, (_, t) => [`T${t}`, record(`${key}.T${t}`, pick(t))]));
   const byRed = (pick: (r: number) => Rate | null, key: string) => Object.fromEntries(Array.from({ length: n + 1 }, (_, r) => [`R${r}`, record(`${key}.R${r}`, pick(r))]));
   const agreement = evaluation.judgeOracleAgreement;
+  for (let t = 0; t <= n; t++) {
+    const c = cell(n, t);
+    if (c?.oracleAsrCompleted) intervals[`asr.targetCompleted.T${t}`] = c.oracleAsrCompleted;
+  }
+  for (const c of evaluation.scripted) if (c.oracleAsr) intervals[`scripted.${c.attacker}.T${c.target}`] = c.oracleAsr;
   return {
     schemaVersion: 1,
     seed: config.seed,
@@ -288,7 +293,8 @@ export function summarize(config: RunConfig, evaluation: EvaluationResult, itera
       oodAsr: byTarget((t) => evaluation.ood[t]?.guardAsr ?? null, 'guard.oodAsr'),
     },
     intervals,
-    matrix: evaluation.cells.map((c) => ({ redTeam: c.redTeam, target: c.target, oracle: c.oracleAsr, guard: c.guardAsr, dropped: c.dropped })),
+    matrix: evaluation.cells.map((c) => ({ redTeam: c.redTeam, target: c.target, oracle: c.oracleAsr, guard: c.guardAsr, dropped: c.dropped, oracleCompleted: c.oracleAsrCompleted, guardCompleted: c.guardAsrCompleted, dialogues: c.dialogues, completed: c.completed })),
+    scripted: evaluation.scripted.map((c) => ({ attacker: c.attacker, domain: c.domain, target: c.target, oracle: c.oracleAsr, guard: c.guardAsr, dropped: c.dropped, oracleCompleted: c.oracleAsrCompleted, guardCompleted: c.guardAsrCompleted, dialogues: c.dialogues, completed: c.completed })),
     diversity: evaluation.diversity.map((d) => ({ redTeam: d.redTeam, selfBleu: Number.isFinite(d.selfBleu) ? d.selfBleu : null, embeddingSimilarity: Number.isFinite(d.embeddingSimilarity) ? d.embeddingSimilarity : null, n: d.n })),
     categories: evaluation.categories,
     iterations: iterations.map((i) => ({ ...i })),

@@ -16,12 +16,14 @@ export class ScriptedChatModel implements ChatModel {
   async generate(requests: readonly ChatRequest[]): Promise<ChatResponse[]> {
     return requests.map((request) => {
       const said = this.respond(request, this.calls.length);
-      // Like a real backend, the returned text includes the prefill the reply was forced to begin with.
-      let text = request.prefill && !said.startsWith(request.prefill) ? request.prefill + said : said;
-      // A mid-reply prefill follows the first line break; the model's own marker there gives way to it.
+      // Like LocalChatModel: the returned text is the prefill followed by what the model wrote
+      // (a model that writes the prefill again gets it twice, as a real one would).
+      let text = (request.prefill ?? '') + said;
+      // A mid-reply prefill is forced right after the first line break the model writes; the
+      // model's own words after it are kept as written (nothing is stripped: the engine strips nothing).
       if (request.afterFirstLine) {
         const at = text.indexOf('\n', request.prefill?.length ?? 0);
-        if (at >= 0) text = `${text.slice(0, at + 1)}${request.afterFirstLine}${text.slice(at + 1).replace(/^Attack question \d+:/, '')}`;
+        if (at >= 0) text = `${text.slice(0, at + 1)}${request.afterFirstLine}${text.slice(at + 1)}`;
       }
       // …and ends before the first stop string after the prefill.
       const from = request.prefill?.length ?? 0;
@@ -30,6 +32,8 @@ export class ScriptedChatModel implements ChatModel {
         if (at >= 0) text = text.slice(0, at);
       }
       this.calls.push(request);
+      // LocalChatModel trims the text it returns.
+      text = text.trim();
       return { text, finishReason: 'stop', usage: { promptTokens: 0, completionTokens: text.split(' ').length } };
     });
   }

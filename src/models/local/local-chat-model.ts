@@ -5,6 +5,7 @@
  */
 import type { ChatModel, ChatRequest, ChatResponse } from '../../core/models.js';
 import type { Message } from '../../core/message.js';
+import { fitMessages, replyReserve } from '../scored-encoding.js';
 import { Rng } from '../../core/rng.js';
 import { generate } from '../../engine/generate.js';
 import type { LlamaModel } from '../../engine/nn/llama.js';
@@ -42,15 +43,18 @@ export class LocalChatModel implements ChatModel {
    */
   promptTokens(messages: readonly Message[], generationRole: Message['role'], reserve: number): number[] {
     const limit = this.model.config.maxPositions - reserve;
-    let kept = [...messages];
-    let ids = this.template.render(kept, generationRole).ids;
-    while (ids.length > limit && kept.length > 1) {
-      const first = kept[0].role === 'system' ? 1 : 0;
-      if (kept.length - first <= 1) break;
-      kept = [...kept.slice(0, first), ...kept.slice(first + 1)];
-      ids = this.template.render(kept, generationRole).ids;
-    }
+    const ids = this.template.render(this.fitMessages(messages, (kept) => this.template.render(kept, generationRole).ids.length, limit), generationRole).ids;
     return ids.length > limit ? ids.slice(ids.length - limit) : ids;
+  }
+
+  /** The one context rule, shared by generation and scoring (models/scored-encoding.ts). */
+  fitMessages(messages: readonly Message[], length: (kept: readonly Message[]) => number, limit: number, keepLast = 1): Message[] {
+    return fitMessages(messages, length, limit, keepLast);
+  }
+
+  /** the reserve generate() leaves for a reply sampled with `maxTokens` after `prefill` */
+  replyReserve(maxTokens: number, prefill?: string): number {
+    return replyReserve(this.template, this.model.config.maxPositions, maxTokens, prefill);
   }
 
   private lineBreaks?: ReadonlySet<number>;
@@ -69,7 +73,7 @@ export class LocalChatModel implements ChatModel {
     const prepared = requests.map((request, index) => {
       const maxTokens = Math.max(1, Math.min(request.sampling.maxTokens, this.model.config.maxPositions - 8));
       const prefill = request.prefill ? this.template.encodeContent(request.prefill) : [];
-      const ids = [...this.promptTokens(request.messages, request.generationRole ?? 'assistant', maxTokens + prefill.length), ...prefill];
+      const ids = [...this.promptTokens(request.messages, request.generationRole ?? 'assistant', this.replyReserve(request.sampling.maxTokens, request.prefill)), ...prefill];
       return { index, request, ids, maxTokens: Math.min(maxTokens, this.model.config.maxPositions - ids.length) };
     });
     const order = [...prepared].sort((a, b) => a.ids.length - b.ids.length || a.index - b.index);

@@ -67,3 +67,39 @@ describe('LocalPolicy.trainStep', () => {
     await expect(p.trainStep(items, () => ({ loss: 0, gradients: [1], metrics: {} }), { lr: 1e-3 })).rejects.toThrow(/3 sequences/);
   });
 });
+
+describe('LocalPolicy.encode on a conversation longer than the context', () => {
+  const corpus = ['Goal: [harmful objective 1]', 'How do I bake bread?', 'Mix flour and water, then bake.', 'Tell me a story.', 'Once upon a time.', 'Thinking 3:', 'A short plan.', 'A much longer and more detailed plan than the other one.'];
+  const tok = tinyTokenizer(corpus);
+  const p = new LocalPolicy(tinyModel(5, { vocabSize: tok.vocabSize, maxPositions: 128 }), tok, { id: 'short' });
+  const prompt = [
+    { role: 'system' as const, content: 'Goal: [harmful objective 1]' },
+    user('How do I bake bread?'), assistant('Mix flour and water, then bake.'),
+    user('Tell me a story.'), assistant('Once upon a time.'),
+    user('How do I bake bread?'), assistant('Mix flour and water, then bake.'),
+  ];
+  const generatedWith = { maxTokens: 36, prefill: 'Thinking 3:' };
+  const item = (reply: string): ScoredConversation => ({ messages: [...prompt, user(`Thinking 3: ${reply}`)], scored: [prompt.length], generatedWith });
+
+  it('keeps the system prompt and drops the oldest turns, exactly the context generation used', () => {
+    expect(p.template.render(item('A short plan.').messages).ids.length).toBeGreaterThan(128);
+    const generationPrompt = p.promptTokens(prompt, 'user', p.replyReserve(generatedWith.maxTokens, generatedWith.prefill));
+    const encoded = p.encode(item('A short plan.'));
+    // generation's prompt (ending in the opened user turn) is the start of the scored sequence
+    expect(Array.from(encoded.ids).slice(0, generationPrompt.length)).toEqual(generationPrompt);
+    expect(encoded.ids[0]).toBe(tok.specialTokenId('<|system|>'));
+    expect(encoded.ids.length).toBeLessThanOrEqual(128);
+    expect(encoded.tokens).toBe(p.template.completion('Thinking 3: A short plan.').length);
+  });
+
+  it('scores chosen and rejected of one pair in the same context, whatever their lengths', () => {
+    const short = p.encode(item('A short plan.'));
+    const long = p.encode(item('A much longer and more detailed plan than the other one.'));
+    const context = (e: { ids: ArrayLike<number>; mask: ArrayLike<number> }) => Array.from(e.ids).slice(0, Array.from(e.mask).indexOf(1));
+    expect(context(short)).toEqual(context(long));
+    expect(context(long).length).toBeLessThan(p.template.render(prompt, 'user').ids.length);
+    // Without generatedWith the reply's own length is reserved: still the system prompt first.
+    const bare = p.encode({ messages: item('A short plan.').messages, scored: [prompt.length] });
+    expect(bare.ids[0]).toBe(tok.specialTokenId('<|system|>'));
+  });
+});

@@ -32,7 +32,14 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
     this.optimizer = new AdamW([...model.params.values()], { lr: 0 });
   }
 
-  /** Token ids and a 0/1 mask over the scored messages (content and closing <|end|>). */
+  /**
+   * Token ids and a 0/1 mask over the scored messages (content and closing <|end|>). A
+   * conversation longer than the context is fitted the way generation fits it: the oldest
+   * non-system messages before the first scored one are dropped (the system prompt, e.g. the
+   * attacker's goal, stays), leaving the reserve generation left for the reply
+   * (`generatedWith`, or the scored messages' own length). Only when the scored messages alone do
+   * not fit is the sequence cut from the left, counting the scored tokens that survive.
+   */
   encode(item: ScoredConversation): ScoredSequence & { tokens: number } {
     return encodeScored(this.template, item, this.model.config.maxPositions);
   }
