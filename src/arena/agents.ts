@@ -40,7 +40,7 @@ export function loadPolicy(dir: string, id: string, seed: number, maxBatch = 64)
   return new LocalPolicy(model, tokenizer, { id, seed, maxBatch });
 }
 
-export function loadGuard(build: ArenaBuild): ClassifierJudge {
+export function loadGuard(build: { checkpoints: Pick<ArenaBuild['checkpoints'], 'guard'> }): ClassifierJudge {
   const { model, tokenizer } = loadCheckpoint(build.checkpoints.guard);
   const template = new ChatTemplate(tokenizer);
   const render = (c: readonly Message[]) => [system(GUARD_INSTRUCTION), user(guardTranscript(c))];

@@ -68,6 +68,18 @@ export interface EvaluationOptions {
   seed: number;
   store: StepStore;
   onCell?: (label: string, done: number, total: number) => void;
+  /** runs the attack and capability jobs elsewhere (worker threads); default: here, one by one */
+  runner?: EvaluationRunner;
+}
+
+/** One independent unit of evaluation work: an attack cell (redTeam −1: the out-of-domain attacker) or a target's capability replies. */
+export type EvaluationJob = { kind: 'attack'; redTeam: number; target: number } | { kind: 'capability'; target: number };
+export type EvaluationJobOutput = { trajectories: Trajectory[] } | { replies: string[] };
+export type EvaluationJobOptions = Pick<EvaluationOptions, 'maxTurns' | 'repeats' | 'targetSampling' | 'capabilitySampling' | 'seed'>;
+
+/** Runs evaluation jobs (e.g. two at a time in worker threads); `evaluate` stores their results in job order. */
+export interface EvaluationRunner {
+  run(job: EvaluationJob): Promise<EvaluationJobOutput>;
 }
 
 /**
@@ -81,7 +93,7 @@ function asrOf(trajectories: readonly Trajectory[]): { oracle: Rate | null; guar
   };
 }
 
-async function attack(suite: EvaluationSuite, attacker: AttackerAgent, target: ChatModel, judge: Judge, label: string, options: EvaluationOptions): Promise<Trajectory[]> {
+async function attack(suite: EvaluationSuite, attacker: AttackerAgent, target: ChatModel, judge: Judge, label: string, options: EvaluationJobOptions): Promise<Trajectory[]> {
   const starts = suite.harmfulObjectives.flatMap((objective) =>
     Array.from({ length: options.repeats }, (_, r) => ({ id: `${label}|${objective.id}|${r}`, seed: hashString(`eval|${objective.id}|${r}`, options.seed), objective })),
   );
@@ -95,10 +107,15 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   const total = cellsToRun.length + 2 * models.targets.length;
   let done = 0;
   const trajectoriesOf = new Map<string, Trajectory[]>();
+  const compute = orderedJobs(options.runner, (job) => runEvaluationJob(job, models, suite, options), [
+    ...cellsToRun.map(([r, t]): EvaluationJob => ({ kind: 'attack', redTeam: r, target: t })),
+    ...models.targets.flatMap((_, t): EvaluationJob[] => [{ kind: 'attack', redTeam: -1, target: t }, { kind: 'capability', target: t }]),
+  ]);
+  let job = 0;
   for (const [r, t] of cellsToRun) {
     const key = `eval/attack/R${r}-T${t}`;
     options.onCell?.(key, done, total);
-    const out = await options.store.step(key, async () => ({ trajectories: await attack(suite, models.redTeams[r], models.targets[t], models.judge, `R${r}xT${t}`, options) }));
+    const out = await options.store.step(key, compute(job++) as () => Promise<{ trajectories: Trajectory[] }>);
     trajectoriesOf.set(`${r},${t}`, out.trajectories!);
     done++;
   }
@@ -106,15 +123,12 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   const capability: CapabilityResult[] = [];
   for (let t = 0; t <= n; t++) {
     options.onCell?.(`eval/ood/T${t}`, done, total);
-    const out = await options.store.step(`eval/ood/T${t}`, async () => ({ trajectories: await attack(suite, suite.oodAttacker(), models.targets[t], models.judge, `OODxT${t}`, options) }));
+    const out = await options.store.step(`eval/ood/T${t}`, compute(job++) as () => Promise<{ trajectories: Trajectory[] }>);
     const a = asrOf(out.trajectories!);
     ood.push({ target: t, oracleAsr: a.oracle, guardAsr: a.guard });
     done++;
     options.onCell?.(`eval/capability/T${t}`, done, total);
-    const replies = await options.store.step(`eval/capability/T${t}`, async () => {
-      const responses = await models.targets[t].generate(suite.capabilityItems.map((item, i) => ({ messages: [user(item.request)], sampling: options.capabilitySampling, seed: hashString(`capability|${i}`, options.seed) })));
-      return { replies: responses.map((r) => r.text) };
-    });
+    const replies = await options.store.step(`eval/capability/T${t}`, compute(job++) as () => Promise<{ replies: string[] }>);
     capability.push(capabilityResult(t, suite, replies.replies));
     done++;
   }
@@ -129,6 +143,36 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   const judgeOracleAgreement = judged.length ? rateOf(judged.map((turn) => (turn.judgement.verdict === 'unsafe') === turn.oracle!.unsafe)) : null;
   const categories = categoryBreakdown(trajectoriesOf.get(`${n},0`) ?? [], trajectoriesOf.get(`${n},${n}`) ?? []);
   return { cells, ood, capability, diversity, judgeOracleAgreement, categories };
+}
+
+/** What one evaluation job computes; the same function runs in this thread and in a worker. */
+export async function runEvaluationJob(job: EvaluationJob, models: Pick<EvaluationModels, 'redTeams' | 'targets' | 'judge'>, suite: EvaluationSuite, options: EvaluationJobOptions): Promise<EvaluationJobOutput> {
+  const target = models.targets[job.target];
+  if (job.kind === 'capability') {
+    const responses = await target.generate(suite.capabilityItems.map((item, i) => ({ messages: [user(item.request)], sampling: options.capabilitySampling, seed: hashString(`capability|${i}`, options.seed) })));
+    return { replies: responses.map((r) => r.text) };
+  }
+  const ood = job.redTeam < 0;
+  const attacker = ood ? suite.oodAttacker() : models.redTeams[job.redTeam];
+  return { trajectories: await attack(suite, attacker, target, models.judge, ood ? `OODxT${job.target}` : `R${job.redTeam}xT${job.target}`, options) };
+}
+
+/**
+ * Job i's computation for the step store. Without a runner, each job runs here when its step asks.
+ * With one, the first request means every later job is needed too (the store asks only for steps
+ * it has not stored, and stores them in order): they all start then — the runner decides how many
+ * run at once — and are handed over in order, so the stored records keep their order.
+ */
+function orderedJobs(runner: EvaluationRunner | undefined, local: (job: EvaluationJob) => Promise<EvaluationJobOutput>, jobs: readonly EvaluationJob[]): (index: number) => () => Promise<EvaluationJobOutput> {
+  if (!runner) return (index) => () => local(jobs[index]);
+  const started: Promise<EvaluationJobOutput>[] = [];
+  return (index) => () => {
+    for (let j = Math.max(index, started.length); j < jobs.length; j++) {
+      started[j] = runner.run(jobs[j]);
+      started[j].catch(() => {}); // a failure surfaces when its own step awaits it
+    }
+    return started[index] ?? runner.run(jobs[index]);
+  };
 }
 
 function capabilityResult(target: number, suite: EvaluationSuite, replies: readonly string[]): CapabilityResult {
