@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { Rng } from '../core/rng.js';
+import { WorkerPool } from '../core/worker-pool.js';
+import { kernels, type KernelName } from '../engine/kernels/index.js';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
 import type { ScoredSequence } from '../engine/log-probs.js';
 import { LlamaModel, defaultLlamaConfig } from '../engine/nn/llama.js';
@@ -27,8 +29,8 @@ import {
 } from './corpora.js';
 import { buildWorld, WORLD_VERSION, type World } from './world.js';
 
-/** Bump when training code changes in a way that changes model files. */
-const BUILD_VERSION = 1;
+/** Bump when training code changes in a way that changes model files (2: one OpenBLAS thread, docs/decisions/0013-workers-and-one-blas-thread.md). */
+const BUILD_VERSION = 2;
 
 export interface ArenaCorpora {
   target: ChatExample[];
@@ -140,8 +142,8 @@ function tokenizerSample(world: World, config: ArenaConfig): ArenaCorpora {
   return generateCorpora(world, sized, 'tokenizer-sample');
 }
 
-export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBuild {
-  const started = performance.now();
+/** World, corpora and tokenizer (cached), and where each model's checkpoint lives. */
+function prepareArena(config: ArenaConfig, options: BuildOptions) {
   const emit = options.onEvent ?? (() => {});
   const world = buildWorld({ seed: config.seed, testFraction: config.testFraction });
   const worldKey = hashOf({ WORLD_VERSION, BUILD_VERSION, seed: config.seed, testFraction: config.testFraction, maxTurns: config.maxTurns, behaviour: config.behaviour, scriptedAttacker: config.scriptedAttacker, vocabSize: config.vocabSize });
@@ -166,47 +168,94 @@ export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBui
     writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
     emit({ type: 'phase-end', phase: 'tokenizer', seconds: (performance.now() - t0) / 1000, cached: false, detail: `${tokenizer.vocabSize} tokens` });
   }
-  const template = new ChatTemplate(tokenizer);
   const checkpoints = {} as Record<ArenaModelRole, string>;
-  for (const role of ROLES) {
-    const size = config.models[role];
-    const key = hashOf({ role, size, corpus: corpusKeyOf(role, config) });
-    const checkpoint = join(dir, `${role}-${key}`);
-    checkpoints[role] = checkpoint;
-    if (existsSync(join(checkpoint, 'model.safetensors'))) {
-      emit({ type: 'phase-end', phase: role, seconds: 0, cached: true });
-      continue;
+  for (const role of ROLES) checkpoints[role] = join(dir, `${role}-${hashOf({ role, size: config.models[role], corpus: corpusKeyOf(role, config) })}`);
+  const missing = ROLES.filter((role) => {
+    const cached = existsSync(join(checkpoints[role], 'model.safetensors'));
+    if (cached) emit({ type: 'phase-end', phase: role, seconds: 0, cached: true });
+    return !cached;
+  });
+  return { world, corpora, tokenizer, checkpoints, dir, missing };
+}
+
+/** Everything one arena model's training needs; plain data, so it can be sent to a worker thread. */
+export interface ArenaModelJob {
+  role: ArenaModelRole;
+  size: ArenaConfig['models'][ArenaModelRole];
+  seed: number;
+  tokenizer: ReturnType<ByteLevelBpeTokenizer['toJSON']>;
+  sequences: ScoredSequence[];
+  checkpoint: string;
+}
+
+function modelJob(role: ArenaModelRole, config: ArenaConfig, prepared: ReturnType<typeof prepareArena>): ArenaModelJob {
+  const size = config.models[role];
+  const template = new ChatTemplate(prepared.tokenizer);
+  const sequences = trainingSequences(role, prepared.corpora, template, prepared.tokenizer).filter((s) => s.ids.length <= size.maxPositions);
+  return { role, size, seed: config.seed, tokenizer: prepared.tokenizer.toJSON(), sequences, checkpoint: prepared.checkpoints[role] };
+}
+
+/** Trains one arena model and saves its checkpoint (in this thread or in a worker). */
+export function trainArenaModel(job: ArenaModelJob, emit: (event: BuildEvent) => void = () => {}): void {
+  const t0 = performance.now();
+  const { role, size, seed } = job;
+  const tokenizer = ByteLevelBpeTokenizer.fromJSON(job.tokenizer);
+  const template = new ChatTemplate(tokenizer);
+  const model = new LlamaModel(
+    defaultLlamaConfig({ vocabSize: tokenizer.vocabSize, hiddenSize: size.hiddenSize, numLayers: size.numLayers, numHeads: size.numHeads, numKvHeads: size.numKvHeads, intermediateSize: size.intermediateSize, maxPositions: size.maxPositions }),
+    new Rng(seed).fork(`init-${role}`),
+  );
+  let total = 0;
+  const result = trainLanguageModel(model, job.sequences, {
+    epochs: size.epochs,
+    batchSize: size.batchSize,
+    lr: size.lr,
+    warmupRatio: 0.05,
+    weightDecay: 0.01,
+    seed: new Rng(seed).fork(`train-${role}`).nextUint32(),
+    padId: template.padId,
+    onStep: (s) => {
+      if (total === 0) {
+        total = s.totalSteps;
+        emit({ type: 'phase-start', phase: role, total, cached: false });
+      }
+      emit({ type: 'phase-progress', phase: role, done: s.step, total: s.totalSteps, loss: s.loss });
+    },
+  });
+  saveCheckpoint(job.checkpoint, {
+    model,
+    tokenizer,
+    metadata: { chatTemplate: CHAT_TEMPLATE_ID, arenaRole: role, worldVersion: WORLD_VERSION, seed, training: { ...size, steps: result.steps, firstLoss: result.firstLoss, finalLoss: result.finalLoss, tokens: result.tokens, seconds: result.seconds } },
+  });
+  emit({ type: 'phase-end', phase: role, seconds: (performance.now() - t0) / 1000, cached: false, detail: `loss ${result.firstLoss.toFixed(2)} → ${result.finalLoss.toFixed(3)}, ${Math.round(result.tokens / result.seconds)} tok/s` });
+}
+
+export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBuild {
+  const started = performance.now();
+  const prepared = prepareArena(config, options);
+  for (const role of prepared.missing) trainArenaModel(modelJob(role, config, prepared), options.onEvent);
+  const { world, corpora, tokenizer, checkpoints, dir } = prepared;
+  return { world, corpora, tokenizer, checkpoints, dir, buildSeconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * `buildArena` with the missing models trained side by side in `workers` worker threads (the
+ * five models are independent; the largest start first). The same checkpoints, byte for byte.
+ */
+export async function buildArenaInWorkers(config: ArenaConfig, options: BuildOptions & { workers: number }): Promise<ArenaBuild> {
+  const started = performance.now();
+  const prepared = prepareArena(config, options);
+  if (options.workers <= 0) for (const role of prepared.missing) trainArenaModel(modelJob(role, config, prepared), options.onEvent);
+  else if (prepared.missing.length > 0) {
+    const size = Math.max(1, Math.min(options.workers, prepared.missing.length));
+    const pool = new WorkerPool<{ kernels: KernelName; job: ArenaModelJob }, null, BuildEvent>(new URL('./build-worker.js', import.meta.url), size, null);
+    try {
+      await Promise.all(prepared.missing.map((role) => pool.run({ kernels: kernels().name, job: modelJob(role, config, prepared) }, options.onEvent)));
+    } finally {
+      await pool.close();
     }
-    t0 = performance.now();
-    const data = trainingSequences(role, corpora, template, tokenizer).filter((s) => s.ids.length <= size.maxPositions);
-    const model = new LlamaModel(
-      defaultLlamaConfig({ vocabSize: tokenizer.vocabSize, hiddenSize: size.hiddenSize, numLayers: size.numLayers, numHeads: size.numHeads, numKvHeads: size.numKvHeads, intermediateSize: size.intermediateSize, maxPositions: size.maxPositions }),
-      new Rng(config.seed).fork(`init-${role}`),
-    );
-    let total = 0;
-    const result = trainLanguageModel(model, data, {
-      epochs: size.epochs,
-      batchSize: size.batchSize,
-      lr: size.lr,
-      warmupRatio: 0.05,
-      weightDecay: 0.01,
-      seed: new Rng(config.seed).fork(`train-${role}`).nextUint32(),
-      padId: template.padId,
-      onStep: (s) => {
-        if (total === 0) {
-          total = s.totalSteps;
-          emit({ type: 'phase-start', phase: role, total, cached: false });
-        }
-        emit({ type: 'phase-progress', phase: role, done: s.step, total: s.totalSteps, loss: s.loss });
-      },
-    });
-    saveCheckpoint(checkpoint, {
-      model,
-      tokenizer,
-      metadata: { chatTemplate: CHAT_TEMPLATE_ID, arenaRole: role, worldVersion: WORLD_VERSION, seed: config.seed, training: { ...size, steps: result.steps, firstLoss: result.firstLoss, finalLoss: result.finalLoss, tokens: result.tokens, seconds: result.seconds } },
-    });
-    emit({ type: 'phase-end', phase: role, seconds: (performance.now() - t0) / 1000, cached: false, detail: `loss ${result.firstLoss.toFixed(2)} → ${result.finalLoss.toFixed(3)}, ${Math.round(result.tokens / result.seconds)} tok/s` });
   }
+  const { world, corpora, tokenizer, checkpoints, dir } = prepared;
   return { world, corpora, tokenizer, checkpoints, dir, buildSeconds: (performance.now() - started) / 1000 };
 }
 
