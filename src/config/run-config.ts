@@ -24,6 +24,7 @@ export const RunConfigSchema = z
     arena: ArenaConfigSchema.default(ArenaConfigSchema.parse({})).describe('the synthetic world and its models'),
     mtsa: MtsaConfigSchema.default(MtsaConfigSchema.parse({})).describe('the method'),
     evaluation: EvaluationConfigSchema.default(EvaluationConfigSchema.parse({})).describe('held-out evaluation'),
+    workers: z.number().int().min(0).max(16).default(2).describe('worker threads for independent work: the arena models, the evaluation cells (0: everything in the main thread); results do not depend on it'),
   })
   .strict();
 

@@ -41,5 +41,7 @@ export const SummarySchema = z.object({
   kernels: z.string(),
   arenaBuildSeconds: z.number(),
   wallSeconds: z.number(),
+  /** seconds of each phase computed in this process (arena, stage1/sft, iteration-t/…, evaluation); a phase restored on resume is absent */
+  phaseSeconds: z.record(z.string(), z.number()).optional(),
 });
 export type Summary = z.infer<typeof SummarySchema>;

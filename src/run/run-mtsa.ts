@@ -10,16 +10,17 @@ import { ConfigError } from '../core/errors.js';
 import type { TrainablePolicy } from '../core/models.js';
 import type { Rate } from '../core/stats.js';
 import { TrajectorySchema } from '../core/trajectory.js';
-import { buildArena, type BuildEvent } from '../arena/build.js';
+import { buildArena, buildArenaInWorkers, type BuildEvent } from '../arena/build.js';
 import { loadEmbedder, loadGuard, loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
 import { arenaSuite } from '../arena/suite.js';
 import { objectiveRef } from '../attacks/run-conversation.js';
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../data/schemas.js';
 import { kernels } from '../engine/kernels/index.js';
-import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
+import { evaluate, type EvaluationJobOptions, type EvaluationResult } from '../eval/evaluate.js';
 import { attackerAgent, runMtsa, type IterationSummary, type MtsaEvent } from '../mtsa/pipeline.js';
 import { buildReport } from '../report/build-report.js';
+import { parallelEvaluation } from './evaluation-runner.js';
 import { readRecords } from '../storage/jsonl.js';
 import { FileStepStore, RUN_FILES } from '../storage/run-store.js';
 import type { Summary } from '../data/summary.js';
@@ -58,7 +59,8 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
   const { outDir } = options;
   const checkpoint = (name: string) => join(outDir, RUN_FILES.checkpoints, name);
 
-  const arena = buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: (e) => options.onEvent?.({ source: 'arena', ...e }) });
+  const arenaOptions = { cacheDir: options.cacheDir, onEvent: (e: BuildEvent) => options.onEvent?.({ source: 'arena', ...e }) };
+  const arena = config.workers > 0 ? await buildArenaInWorkers(config.arena, { ...arenaOptions, workers: config.workers }) : buildArena(config.arena, arenaOptions);
   const seed = config.seed;
   const attacker = loadPolicy(arena.checkpoints.attacker, 'attacker', seed);
   const target = loadPolicy(arena.checkpoints.target, 'target', seed);
@@ -68,6 +70,7 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
   };
   await saveOnce('target-T0', target, { role: 'target', iteration: 0, note: 'the base arena target' });
 
+  const phaseSeconds: Record<string, number> = arena.buildSeconds > 1 ? { arena: round(arena.buildSeconds) } : {};
   const store = new FileStepStore(outDir);
   if (options.resume) log(`resuming: ${store.completedSteps()} completed steps reused`);
   const data = {
@@ -78,7 +81,10 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
     config: config.mtsa,
     seed,
     store,
-    onEvent: (e) => options.onEvent?.({ source: 'mtsa', ...e }),
+    onEvent: (e) => {
+      if (e.type === 'phase-end' && !e.cached && e.seconds > 0) phaseSeconds[e.phase] = round(e.seconds);
+      options.onEvent?.({ source: 'mtsa', ...e });
+    },
     onModel: (role, iteration, policy) => saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) }),
   });
 
@@ -88,26 +94,49 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
   const targets = Array.from({ length: n + 1 }, (_, i) => loadPolicy(checkpoint(`target-T${i}`), `T${i}`, seed));
   const suite = arenaSuite(arena.world, seed);
   const evaluationStarted = performance.now();
+  const runner =
+    config.workers > 0
+      ? parallelEvaluation(config.workers, {
+          kernels: kernels().name,
+          seed,
+          world: { seed: config.arena.seed, testFraction: config.arena.testFraction },
+          mtsa: config.mtsa,
+          checkpoints: { redTeams: redTeams.map((_, i) => checkpoint(`attacker-R${i}`)), targets: targets.map((_, i) => checkpoint(`target-T${i}`)), guard: arena.checkpoints.guard },
+          options: evaluationJobOptions(config, seed),
+        })
+      : undefined;
   const evaluation = await evaluate(
     { redTeams, targets, judge: models.judge, embedder: models.embedder },
     suite,
     {
-      maxTurns: config.mtsa.maxTurns,
-      repeats: config.evaluation.repeats,
-      targetSampling: config.mtsa.sampling.target,
-      capabilitySampling: { temperature: config.evaluation.capabilityTemperature, topP: 1, maxTokens: config.mtsa.sampling.target.maxTokens },
+      ...evaluationJobOptions(config, seed),
       matrix: config.evaluation.matrix,
-      seed,
       store,
       onCell: (phase, done, total) => options.onEvent?.({ source: 'eval', type: 'phase-progress', phase, done, total }),
+      ...(runner ? { runner } : {}),
     },
-  );
+  ).finally(() => runner?.close());
   log(`✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s`);
-  const summary = summarize(config, evaluation, iterations, suite.oodName, arena.buildSeconds, (performance.now() - started) / 1000);
+  phaseSeconds.evaluation = round((performance.now() - evaluationStarted) / 1000);
+  const summary = { ...summarize(config, evaluation, iterations, suite.oodName, arena.buildSeconds, (performance.now() - started) / 1000), phaseSeconds };
   writeFileAtomic(join(outDir, RUN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
   const trajectories = readRecords(join(outDir, RUN_FILES.trajectories), TrajectorySchema);
   writeFileSync(join(outDir, RUN_FILES.report), buildReport({ summary, trajectories, configText: JSON.stringify(config, null, 2) }));
   return summary;
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 10) / 10;
+}
+
+function evaluationJobOptions(config: RunConfig, seed: number): EvaluationJobOptions {
+  return {
+    maxTurns: config.mtsa.maxTurns,
+    repeats: config.evaluation.repeats,
+    targetSampling: config.mtsa.sampling.target,
+    capabilitySampling: { temperature: config.evaluation.capabilityTemperature, topP: 1, maxTokens: config.mtsa.sampling.target.maxTokens },
+    seed,
+  };
 }
 
 function variantOf(config: RunConfig): Summary['variant'] {
