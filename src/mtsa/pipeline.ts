@@ -1,5 +1,5 @@
 /**
- * MTSA end to end (mtsa-method.md §1): Stage 1 — select Think-before-Attack dialogues and SFT the
+ * MTSA end to end (docs/method.md §1): Stage 1 — select Think-before-Attack dialogues and SFT the
  * attacker; Stage 2 — T iterations of online sampling, red-team resampling and DPO, then target
  * resampling with the updated attacker and the future-reward update. Each update's reference
  * policy is the model entering the iteration. Written against the seams only.
