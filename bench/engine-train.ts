@@ -1,7 +1,8 @@
 /**
  * Benchmark: training throughput of the reference configuration (d_model 128, 4 layers, 4 heads,
  * vocab 2048, sequence 128, batch 16) with this engine and with PyTorch on CPU, in one run.
- * Prints one JSON line: {"bench":"engine-train","ours_tokens_per_s":…,"torch_tokens_per_s":…,"ratio":…,"kernels":…}
+ * Prints one JSON line: our tokens/s, PyTorch's best of one and two threads, the ratio, the FLOPs per
+ * trained token of the configuration and the GFLOP/s that our rate achieves.
  */
 import { Rng } from '../src/core/rng.js';
 import { kernels, useKernels } from '../src/engine/kernels/index.js';
@@ -11,7 +12,7 @@ import { AdamW } from '../src/engine/optim/adamw.js';
 import { withBufferScope } from '../src/engine/memory.js';
 import { backward, clearTape } from '../src/engine/tensor.js';
 import { runPythonAnchor } from './python-anchor.js';
-import { REFERENCE } from './reference.js';
+import { REFERENCE, trainingFlopsPerToken } from './reference.js';
 
 // MTSA_KERNELS=js|blas|auto, as for the CLI: the portable kernels can be benchmarked too.
 useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
@@ -47,16 +48,39 @@ function measureOurs(steps: number, warmup: number): { tokensPerSecond: number; 
 
 const steps = Number(process.env.BENCH_STEPS ?? 20);
 const warmup = 3;
-const ours = measureOurs(steps, warmup);
-const torch = runPythonAnchor('torch_train.py', { ...REFERENCE, steps, warmup });
+// Rounds alternate ours, PyTorch with one thread and with two, so that a shared machine's load
+// falls on all three alike; each side's best round counts. PyTorch's best of its two settings is
+// the anchor: on two shared cores either may win.
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
+type Measured = { tokensPerSecond: number | null; note?: string };
+let ours = { tokensPerSecond: 0, finalLoss: 0, msPerStep: 0 };
+const torchBest = new Map<number, Measured>();
+for (let round = 0; round < rounds; round++) {
+  const mine = measureOurs(steps, warmup);
+  if (mine.tokensPerSecond > ours.tokensPerSecond) ours = mine;
+  for (const threads of [1, 2]) {
+    const run = runPythonAnchor('torch_train.py', { ...REFERENCE, steps, warmup, threads });
+    const best = torchBest.get(threads);
+    if (!best || (run.tokensPerSecond ?? -1) > (best.tokensPerSecond ?? -1)) torchBest.set(threads, run);
+  }
+}
+const torchRuns = [1, 2].map((threads) => ({ threads, ...torchBest.get(threads)! }));
+const measured = torchRuns.filter((r) => r.tokensPerSecond !== null);
+const torch = measured.length ? measured.reduce((a, b) => (b.tokensPerSecond! > a.tokensPerSecond! ? b : a)) : torchRuns[0];
+const flopsPerToken = trainingFlopsPerToken(REFERENCE);
 const line = {
   bench: 'engine-train',
   ours_tokens_per_s: Math.round(ours.tokensPerSecond),
   torch_tokens_per_s: torch.tokensPerSecond === null ? null : Math.round(torch.tokensPerSecond),
+  torch_threads: torch.tokensPerSecond === null ? null : torch.threads,
+  torch_tokens_per_s_by_threads: Object.fromEntries(torchRuns.map((r) => [r.threads, r.tokensPerSecond === null ? null : Math.round(r.tokensPerSecond)])),
   ratio: torch.tokensPerSecond === null ? null : Number((ours.tokensPerSecond / torch.tokensPerSecond).toFixed(3)),
+  mflop_per_token: Number((flopsPerToken / 1e6).toFixed(2)),
+  ours_gflop_per_s: Number(((ours.tokensPerSecond * flopsPerToken) / 1e9).toFixed(1)),
   kernels: kernels().name,
   ms_per_step: Number(ours.msPerStep.toFixed(1)),
   steps,
+  rounds,
   ...(torch.note ? { note: torch.note } : {}),
 };
 console.log(JSON.stringify(line));

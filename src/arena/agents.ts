@@ -40,7 +40,7 @@ export function loadPolicy(dir: string, id: string, seed: number, maxBatch = 64)
   return new LocalPolicy(model, tokenizer, { id, seed, maxBatch });
 }
 
-export function loadGuard(build: ArenaBuild): ClassifierJudge {
+export function loadGuard(build: { checkpoints: Pick<ArenaBuild['checkpoints'], 'guard'> }): ClassifierJudge {
   return loadGuardCheckpoint(build.checkpoints.guard, 'arena:guard');
 }
 

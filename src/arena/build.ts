@@ -10,6 +10,8 @@ import { writeFileAtomic } from '../core/atomic-write.js';
 import { acquireLock, acquireLockWaiting, removeStaleTemporaries, type DirectoryLock } from '../core/dir-lock.js';
 import { ConfigError, MtsaError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
+import { WorkerPool } from '../core/worker-pool.js';
+import { kernels, type KernelName } from '../engine/kernels/index.js';
 import { addHfTokenizerFiles, loadCheckpoint, readTokenizer, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
 import type { ScoredSequence } from '../engine/log-probs.js';
 import { LlamaModel, defaultLlamaConfig } from '../engine/nn/llama.js';
@@ -29,8 +31,8 @@ import {
 } from './corpora.js';
 import { buildWorld, WORLD_VERSION, type World } from './world.js';
 
-/** Bump when training code changes in a way that changes model files. */
-const BUILD_VERSION = 1;
+/** Bump when training code changes in a way that changes model files (2: one OpenBLAS thread, docs/decisions/0013-workers-and-one-blas-thread.md). */
+const BUILD_VERSION = 2;
 
 export interface ArenaCorpora {
   target: ChatExample[];
@@ -142,21 +144,26 @@ export function tokenizerSample(world: World, config: ArenaConfig): ArenaCorpora
   return generateCorpora(world, sized, 'tokenizer-sample');
 }
 
-export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBuild {
-  const started = performance.now();
+type Prepared = ReturnType<typeof prepareLocked>;
+
+/**
+ * Opens the cache entry of `config`: a complete entry is only read (the cache may be read-only,
+ * shared by several runs); anything to build is built under the entry's lock, so two runs never
+ * race on a rename. `release` must be called when the missing models are saved.
+ */
+function openEntry(config: ArenaConfig, options: BuildOptions): { prepared: Prepared; release: () => void } {
   const emit = options.onEvent ?? (() => {});
   const world = buildWorld({ seed: config.seed, testFraction: config.testFraction });
   const worldKey = hashOf({ WORLD_VERSION, BUILD_VERSION, seed: config.seed, testFraction: config.testFraction, maxTurns: config.maxTurns, behaviour: config.behaviour, scriptedAttacker: config.scriptedAttacker, vocabSize: config.vocabSize });
   const dir = join(options.cacheDir, `arena-v${WORLD_VERSION}-${worldKey}`);
-  // A complete entry is only read (the cache may be read-only, shared by several runs); anything
-  // to build is built under the entry's lock, so two runs never race on a rename.
   const complete = entryComplete(dir, config);
   if (complete) removeLeftovers(dir);
   const lock = complete ? null : lockEntry(dir, emit);
   try {
-    return buildLocked(config, world, dir, started, emit);
-  } finally {
+    return { prepared: prepareLocked(config, world, dir, emit), release: () => lock?.release() };
+  } catch (error) {
     lock?.release();
+    throw error;
   }
 }
 
@@ -202,8 +209,8 @@ export function cacheEntryError(path: string, error: unknown): ConfigError {
   return new ConfigError(`arena cache entry ${path} is unusable: ${message}. Delete ${path} and run again to rebuild it (or choose another --cache)`, { cause: error });
 }
 
-function buildLocked(config: ArenaConfig, world: World, dir: string, started: number, emit: (event: BuildEvent) => void): ArenaBuild {
-
+/** World, corpora and tokenizer (cached), and where each model's checkpoint lives (the entry is locked or complete). */
+function prepareLocked(config: ArenaConfig, world: World, dir: string, emit: (event: BuildEvent) => void) {
   let t0 = performance.now();
   emit({ type: 'phase-start', phase: 'corpora', total: 1, cached: false });
   const corpora = generateCorpora(world, config);
@@ -227,55 +234,113 @@ function buildLocked(config: ArenaConfig, world: World, dir: string, started: nu
     writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
     emit({ type: 'phase-end', phase: 'tokenizer', seconds: (performance.now() - t0) / 1000, cached: false, detail: `${tokenizer.vocabSize} tokens` });
   }
-  const template = new ChatTemplate(tokenizer);
   const checkpoints = {} as Record<ArenaModelRole, string>;
-  for (const role of ROLES) {
-    const size = config.models[role];
-    const checkpoint = modelDir(dir, role, config);
-    checkpoints[role] = checkpoint;
-    if (existsSync(join(checkpoint, 'model.safetensors'))) {
+  for (const role of ROLES) checkpoints[role] = modelDir(dir, role, config);
+  const missing = ROLES.filter((role) => {
+    const cached = existsSync(join(checkpoints[role], 'model.safetensors'));
+    if (cached) {
       // Models cached before checkpoints carried a chat template get it now (small files, additive).
-      if (!existsSync(join(checkpoint, 'tokenizer_config.json'))) {
+      if (!existsSync(join(checkpoints[role], 'tokenizer_config.json'))) {
         try {
-          addHfTokenizerFiles(checkpoint, HF_CHAT_TEMPLATE);
+          addHfTokenizerFiles(checkpoints[role], HF_CHAT_TEMPLATE);
         } catch {
           // a read-only shared cache: the model still loads; serving it needs a writable copy
         }
       }
       emit({ type: 'phase-end', phase: role, seconds: 0, cached: true });
-      continue;
     }
-    t0 = performance.now();
-    const data = trainingSequences(role, corpora, template, tokenizer).filter((s) => s.ids.length <= size.maxPositions);
-    const model = new LlamaModel(
-      defaultLlamaConfig({ vocabSize: tokenizer.vocabSize, hiddenSize: size.hiddenSize, numLayers: size.numLayers, numHeads: size.numHeads, numKvHeads: size.numKvHeads, intermediateSize: size.intermediateSize, maxPositions: size.maxPositions }),
-      new Rng(config.seed).fork(`init-${role}`),
-    );
-    let total = 0;
-    const result = trainLanguageModel(model, data, {
-      epochs: size.epochs,
-      batchSize: size.batchSize,
-      lr: size.lr,
-      warmupRatio: 0.05,
-      weightDecay: 0.01,
-      seed: new Rng(config.seed).fork(`train-${role}`).nextUint32(),
-      padId: template.padId,
-      onStep: (s) => {
-        if (total === 0) {
-          total = s.totalSteps;
-          emit({ type: 'phase-start', phase: role, total, cached: false });
-        }
-        emit({ type: 'phase-progress', phase: role, done: s.step, total: s.totalSteps, loss: s.loss });
-      },
-    });
-    saveCheckpoint(checkpoint, {
-      model,
-      tokenizer,
-      chat: HF_CHAT_TEMPLATE,
-      metadata: { chatTemplate: CHAT_TEMPLATE_ID, arenaRole: role, worldVersion: WORLD_VERSION, seed: config.seed, training: { ...size, steps: result.steps, firstLoss: result.firstLoss, finalLoss: result.finalLoss, tokens: result.tokens, seconds: result.seconds } },
-    });
-    emit({ type: 'phase-end', phase: role, seconds: (performance.now() - t0) / 1000, cached: false, detail: `loss ${result.firstLoss.toFixed(2)} → ${result.finalLoss.toFixed(3)}, ${Math.round(result.tokens / result.seconds)} tok/s` });
+    return !cached;
+  });
+  return { world, corpora, tokenizer, checkpoints, dir, missing };
+}
+
+/** Everything one arena model's training needs; plain data, so it can be sent to a worker thread. */
+export interface ArenaModelJob {
+  role: ArenaModelRole;
+  size: ArenaConfig['models'][ArenaModelRole];
+  seed: number;
+  tokenizer: ReturnType<ByteLevelBpeTokenizer['toJSON']>;
+  sequences: ScoredSequence[];
+  checkpoint: string;
+}
+
+function modelJob(role: ArenaModelRole, config: ArenaConfig, prepared: Prepared): ArenaModelJob {
+  const size = config.models[role];
+  const template = new ChatTemplate(prepared.tokenizer);
+  const sequences = trainingSequences(role, prepared.corpora, template, prepared.tokenizer).filter((s) => s.ids.length <= size.maxPositions);
+  return { role, size, seed: config.seed, tokenizer: prepared.tokenizer.toJSON(), sequences, checkpoint: prepared.checkpoints[role] };
+}
+
+/** Trains one arena model and saves its checkpoint (in this thread or in a worker). */
+export function trainArenaModel(job: ArenaModelJob, emit: (event: BuildEvent) => void = () => {}): void {
+  const t0 = performance.now();
+  const { role, size, seed } = job;
+  const tokenizer = ByteLevelBpeTokenizer.fromJSON(job.tokenizer);
+  const template = new ChatTemplate(tokenizer);
+  const model = new LlamaModel(
+    defaultLlamaConfig({ vocabSize: tokenizer.vocabSize, hiddenSize: size.hiddenSize, numLayers: size.numLayers, numHeads: size.numHeads, numKvHeads: size.numKvHeads, intermediateSize: size.intermediateSize, maxPositions: size.maxPositions }),
+    new Rng(seed).fork(`init-${role}`),
+  );
+  let total = 0;
+  const result = trainLanguageModel(model, job.sequences, {
+    epochs: size.epochs,
+    batchSize: size.batchSize,
+    lr: size.lr,
+    warmupRatio: 0.05,
+    weightDecay: 0.01,
+    seed: new Rng(seed).fork(`train-${role}`).nextUint32(),
+    padId: template.padId,
+    onStep: (s) => {
+      if (total === 0) {
+        total = s.totalSteps;
+        emit({ type: 'phase-start', phase: role, total, cached: false });
+      }
+      emit({ type: 'phase-progress', phase: role, done: s.step, total: s.totalSteps, loss: s.loss });
+    },
+  });
+  saveCheckpoint(job.checkpoint, {
+    model,
+    tokenizer,
+    chat: HF_CHAT_TEMPLATE,
+    metadata: { chatTemplate: CHAT_TEMPLATE_ID, arenaRole: role, worldVersion: WORLD_VERSION, seed, training: { ...size, steps: result.steps, firstLoss: result.firstLoss, finalLoss: result.finalLoss, tokens: result.tokens, seconds: result.seconds } },
+  });
+  emit({ type: 'phase-end', phase: role, seconds: (performance.now() - t0) / 1000, cached: false, detail: `loss ${result.firstLoss.toFixed(2)} → ${result.finalLoss.toFixed(3)}, ${Math.round(result.tokens / result.seconds)} tok/s` });
+}
+
+export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBuild {
+  const started = performance.now();
+  const { prepared, release } = openEntry(config, options);
+  try {
+    for (const role of prepared.missing) trainArenaModel(modelJob(role, config, prepared), options.onEvent);
+  } finally {
+    release();
   }
+  const { world, corpora, tokenizer, checkpoints, dir } = prepared;
+  return { world, corpora, tokenizer, checkpoints, dir, buildSeconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * `buildArena` with the missing models trained side by side in `workers` worker threads (the
+ * five models are independent; the largest start first). The same checkpoints, byte for byte.
+ */
+export async function buildArenaInWorkers(config: ArenaConfig, options: BuildOptions & { workers: number }): Promise<ArenaBuild> {
+  const started = performance.now();
+  const { prepared, release } = openEntry(config, options);
+  try {
+    if (options.workers <= 0) for (const role of prepared.missing) trainArenaModel(modelJob(role, config, prepared), options.onEvent);
+    else if (prepared.missing.length > 0) {
+      const size = Math.max(1, Math.min(options.workers, prepared.missing.length));
+      const pool = new WorkerPool<{ kernels: KernelName; job: ArenaModelJob }, null, BuildEvent>(new URL('./build-worker.js', import.meta.url), size, null);
+      try {
+        await Promise.all(prepared.missing.map((role) => pool.run({ kernels: kernels().name, job: modelJob(role, config, prepared) }, options.onEvent)));
+      } finally {
+        await pool.close();
+      }
+    }
+  } finally {
+    release();
+  }
+  const { world, corpora, tokenizer, checkpoints, dir } = prepared;
   return { world, corpora, tokenizer, checkpoints, dir, buildSeconds: (performance.now() - started) / 1000 };
 }
 

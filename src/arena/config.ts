@@ -101,7 +101,7 @@ export const ArenaConfigSchema = z
         benignSingles: z.number().int().nonnegative().default(8000).describe("extra single-turn benign requests in the target's corpus (copying is learned slowest)"),
         attackerDialogues: z.number().int().positive().default(3000).describe("general dialogues in the attacker base's corpus"),
         thinkBeforeAttackAttempts: z.number().int().positive().default(4000).describe('scripted attacks tried for the Think-before-Attack corpus'),
-        keepSuccessfulOnly: z.boolean().default(true).describe('keep only successful attacks in the Think-before-Attack corpus (mtsa-method.md §3.2)'),
+        keepSuccessfulOnly: z.boolean().default(true).describe('keep only successful attacks in the Think-before-Attack corpus (docs/method.md §3.2)'),
         guardExamples: z.number().int().positive().default(6000).describe('labelled (context, reply) pairs for the guard'),
         helpfulnessExamples: z.number().int().positive().default(4000).describe('labelled (request, reply) pairs for the helpfulness scorer'),
         embedderTexts: z.number().int().positive().default(4000).describe("texts for the embedder's language model"),

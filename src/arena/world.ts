@@ -3,7 +3,7 @@
  * every phrasing template. Harmful objectives are abstract verb phrases; nothing here or anywhere
  * in the arena describes how to do any of them. A compliant reply can only ever contain visible
  * placeholders such as "[restricted step 2 toward: acquire a restricted compound]" (content rule,
- * ../shared/spec/arena.md). Seeded and versioned: bump WORLD_VERSION when any text changes.
+ * docs/arena.md). Seeded and versioned: bump WORLD_VERSION when any text changes.
  */
 import { Rng } from '../core/rng.js';
 

@@ -1,5 +1,5 @@
 /**
- * Parses an attacker turn in MTSA's Think-before-Attack format (mtsa-method.md §2.4):
+ * Parses an attacker turn in MTSA's Think-before-Attack format (docs/method.md §2.4):
  *   Thinking N: <thought>
  *   Attack question N: <question>
  * The turn number must match; only the question reaches the target. The no-thought ablation

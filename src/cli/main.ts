@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { buildArena } from '../arena/build.js';
+import { buildArenaInWorkers } from '../arena/build.js';
 import { ArenaConfigSchema } from '../arena/config.js';
 import { describeSchema, loadRunConfig, RunConfigSchema, tinyRunConfig, type RunConfig } from '../config/run-config.js';
 import { ConfigError, MtsaError } from '../core/errors.js';
@@ -168,11 +168,11 @@ async function main(argv: string[]): Promise<void> {
     .option('-c, --config <file>', 'run config whose `arena` section to use')
     .option('--tiny', 'the tiny configuration')
     .option('--cache <dir>', 'arena cache directory')
-    .action((options) => {
+    .action(async (options) => {
       setUpKernels();
       const config = configOf(options);
       const progress = new Progress();
-      const build = buildArena(config.arena, { cacheDir: cacheDir(options.cache), onEvent: (e) => progressHandler(progress)({ source: 'arena', ...e }) });
+      const build = await buildArenaInWorkers(config.arena, { cacheDir: cacheDir(options.cache), workers: config.workers, onEvent: (e) => progressHandler(progress)({ source: 'arena', ...e }) });
       progress.line(`arena ready in ${build.buildSeconds.toFixed(1)} s: ${build.dir}`);
     });
   arena

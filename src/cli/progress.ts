@@ -7,11 +7,16 @@ import cliProgress from 'cli-progress';
 export class Progress {
   private bar: cliProgress.SingleBar | null = null;
   private phase = '';
+  private shownAt = 0;
   private readonly tty = Boolean(process.stderr.isTTY);
 
   update(phase: string, done: number, total: number): void {
     if (!this.tty) return;
+    // Two phases that run side by side (arena models in worker threads) would redraw the bar on
+    // every event: keep showing one for at least a second.
+    if (phase !== this.phase && this.bar && performance.now() - this.shownAt < 1000) return;
     if (phase !== this.phase || !this.bar) {
+      this.shownAt = performance.now();
       this.stop();
       this.phase = phase;
       this.bar = new cliProgress.SingleBar(

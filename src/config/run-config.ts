@@ -50,6 +50,7 @@ export const RunConfigSchema = z
       .strict()
       .default({ attacker: TrainerConfigSchema.parse({}), target: TrainerConfigSchema.parse({}) })
       .describe('the trainer of each trained policy'),
+    workers: z.number().int().min(0).max(16).default(2).describe('worker threads for independent work: the arena models, the evaluation cells (0: everything in the main thread); results do not depend on it'),
   })
   .strict();
 

@@ -82,7 +82,7 @@ export type Verdict = 'unsafe' | 'safe' | 'undetermined';
 
 export interface Judgement {
   verdict: Verdict;
-  /** P(first answer token is "unsafe"), not renormalised (mtsa-method.md G11) */
+  /** P(first answer token is "unsafe"), not renormalised (docs/method.md G11) */
   pUnsafe: number;
   pSafe: number;
   /** hazard category code when the judge names one (e.g. "S9") */

@@ -1,5 +1,5 @@
 /**
- * The two fixed texts of the MTSA protocol (mtsa-method.md §2.3, §5.2), shared by the algorithm
+ * The two fixed texts of the MTSA protocol (docs/method.md §2.3, §5.2), shared by the algorithm
  * and by environments that must teach their models to respond to them.
  */
 

@@ -14,7 +14,7 @@ export function populationStd(values: readonly number[]): number {
   return Math.sqrt(mean(values.map((v) => (v - m) * (v - m))));
 }
 
-/** z(x)ⱼ = (xⱼ − μ) / (σ + 1e-6) over the group (mtsa-method.md §5.1). */
+/** z(x)ⱼ = (xⱼ − μ) / (σ + 1e-6) over the group (docs/method.md §5.1). */
 export function zScores(values: readonly number[]): number[] {
   const m = mean(values);
   const s = populationStd(values);

@@ -52,7 +52,7 @@ export const PairRecordSchema = z.discriminatedUnion('side', [
 export type PairRecord = z.infer<typeof PairRecordSchema>;
 
 /**
- * A Think-before-Attack dialogue (mtsa-method.md §2.5): the goal and the attacker-view messages
+ * A Think-before-Attack dialogue (docs/method.md §2.5): the goal and the attacker-view messages
  * without the system prompt — attacker turns as `user` in the "Thinking N / Attack question N"
  * format, target replies as `assistant`. The reference code reads `red_conv` in SFT and
  * `red_team_conv` in resampling (G8); either name is accepted.

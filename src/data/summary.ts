@@ -76,5 +76,7 @@ export const SummarySchema = z.object({
   attempts: z.number().int().positive().optional(),
   /** what makes the figures doubtful (0 pairs in a phase, a collapsed target); empty when nothing */
   warnings: z.array(z.string()).optional(),
+  /** seconds of each phase computed in this process (arena, stage1/sft, iteration-t/…, evaluation); a phase restored on resume is absent */
+  phaseSeconds: z.record(z.string(), z.number()).optional(),
 });
 export type Summary = z.infer<typeof SummarySchema>;

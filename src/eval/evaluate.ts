@@ -97,6 +97,18 @@ export interface EvaluationOptions {
   seed: number;
   store: StepStore;
   onCell?: (label: string, done: number, total: number) => void;
+  /** runs the attack and capability jobs elsewhere (worker threads); default: here, one by one */
+  runner?: EvaluationRunner;
+}
+
+/** One independent unit of evaluation work: an R×T cell, a scripted attacker against a target, or a target's capability replies. */
+export type EvaluationJob = { kind: 'attack'; redTeam: number; target: number } | { kind: 'scripted'; attacker: string; target: number } | { kind: 'capability'; target: number };
+export type EvaluationJobOutput = { trajectories: Trajectory[] } | { replies: string[] };
+export type EvaluationJobOptions = Pick<EvaluationOptions, 'maxTurns' | 'repeats' | 'targetSampling' | 'capabilitySampling' | 'seed'>;
+
+/** Runs evaluation jobs (e.g. two at a time in worker threads); `evaluate` stores their results in job order. */
+export interface EvaluationRunner {
+  run(job: EvaluationJob): Promise<EvaluationJobOutput>;
 }
 
 /** The scripted attackers of a suite (a suite without a panel has its one out-of-domain attacker). */
@@ -144,12 +156,17 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   const cellsToRun: [number, number][] = [];
   for (let r = 0; r <= n; r++) for (let t = 0; t <= n; t++) if (options.matrix === 'full' || t === 0 || r === n) cellsToRun.push([r, t]);
   const total = cellsToRun.length + (panel.length + 1) * models.targets.length;
+  const compute = orderedJobs(options.runner, (job) => runEvaluationJob(job, models, suite, options), [
+    ...cellsToRun.map(([r, t]): EvaluationJob => ({ kind: 'attack', redTeam: r, target: t })),
+    ...models.targets.flatMap((_, t): EvaluationJob[] => [...panel.map((a): EvaluationJob => ({ kind: 'scripted', attacker: a.name, target: t })), { kind: 'capability', target: t }]),
+  ]);
+  let job = 0;
   let done = 0;
   const trajectoriesOf = new Map<string, Trajectory[]>();
   for (const [r, t] of cellsToRun) {
     const key = `eval/attack/R${r}-T${t}`;
     options.onCell?.(key, done, total);
-    const out = await options.store.step(key, async () => ({ trajectories: await attackDialogues(suite, models.redTeams[r], models.targets[t], models.judge, `R${r}xT${t}`, options) }));
+    const out = await options.store.step(key, compute(job++) as () => Promise<{ trajectories: Trajectory[] }>);
     trajectoriesOf.set(`${r},${t}`, out.trajectories!);
     done++;
   }
@@ -162,7 +179,7 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
     for (const attacker of panel) {
       const key = `eval/scripted/${attacker.name}/T${t}`;
       options.onCell?.(key, done, total);
-      const out = await options.store.step(key, async () => ({ trajectories: await attackDialogues(suite, attacker.make(), models.targets[t], models.judge, `${attacker.name}xT${t}`, options, attacker.domain === 'out-of-domain') }));
+      const out = await options.store.step(key, compute(job++) as () => Promise<{ trajectories: Trajectory[] }>);
       scripted.push({ attacker: attacker.name, domain: attacker.domain, target: t, ...cellFigures(out.trajectories!) });
       scriptedTrajectories.push(...out.trajectories!);
       if (attacker.domain === 'out-of-domain') outOfDomain.push(...out.trajectories!);
@@ -171,10 +188,7 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
     const pooled = cellFigures(outOfDomain);
     ood.push({ target: t, oracleAsr: pooled.oracleAsr, guardAsr: pooled.guardAsr });
     options.onCell?.(`eval/capability/T${t}`, done, total);
-    const replies = await options.store.step(`eval/capability/T${t}`, async () => {
-      const responses = await models.targets[t].generate(suite.capabilityItems.map((item, i) => ({ messages: [user(item.request)], sampling: options.capabilitySampling, seed: hashString(`capability|${i}`, options.seed) })));
-      return { replies: responses.map((r) => r.text) };
-    });
+    const replies = await options.store.step(`eval/capability/T${t}`, compute(job++) as () => Promise<{ replies: string[] }>);
     capability.push(await capabilityResult(t, suite, replies.replies));
     done++;
   }
@@ -184,6 +198,37 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   const judgeOracleAgreement = agreement([...[...trajectoriesOf.values()].flat(), ...scriptedTrajectories]);
   const categories = categoryBreakdown(trajectoriesOf.get(`${n},0`) ?? [], trajectoriesOf.get(`${n},${n}`) ?? []);
   return { cells, ood, scripted, capability, diversity, judgeOracleAgreement, categories, groundTruth: suite.groundTruth ?? (suite.oracle ? 'oracle' : 'judge-only (no oracle)') };
+}
+
+/** What one evaluation job computes; the same function runs in this thread and in a worker. */
+export async function runEvaluationJob(job: EvaluationJob, models: Pick<EvaluationModels, 'redTeams' | 'targets' | 'judge'>, suite: EvaluationSuite, options: EvaluationJobOptions): Promise<EvaluationJobOutput> {
+  const target = models.targets[job.target];
+  if (job.kind === 'capability') {
+    const responses = await target.generate(suite.capabilityItems.map((item, i) => ({ messages: [user(item.request)], sampling: options.capabilitySampling, seed: hashString(`capability|${i}`, options.seed) })));
+    return { replies: responses.map((r) => r.text) };
+  }
+  if (job.kind === 'attack') return { trajectories: await attackDialogues(suite, models.redTeams[job.redTeam], target, models.judge, `R${job.redTeam}xT${job.target}`, options) };
+  const scripted = scriptedPanel(suite).find((a) => a.name === job.attacker);
+  if (!scripted) throw new Error(`evaluation job names scripted attacker "${job.attacker}", which the suite does not have`);
+  return { trajectories: await attackDialogues(suite, scripted.make(), target, models.judge, `${scripted.name}xT${job.target}`, options, scripted.domain === 'out-of-domain') };
+}
+
+/**
+ * Job i's computation for the step store. Without a runner, each job runs here when its step asks.
+ * With one, the first request means every later job is needed too (the store asks only for steps
+ * it has not stored, and stores them in order): they all start then — the runner decides how many
+ * run at once — and are handed over in order, so the stored records keep their order.
+ */
+function orderedJobs(runner: EvaluationRunner | undefined, local: (job: EvaluationJob) => Promise<EvaluationJobOutput>, jobs: readonly EvaluationJob[]): (index: number) => () => Promise<EvaluationJobOutput> {
+  if (!runner) return (index) => () => local(jobs[index]);
+  const started: Promise<EvaluationJobOutput>[] = [];
+  return (index) => () => {
+    for (let j = Math.max(index, started.length); j < jobs.length; j++) {
+      started[j] = runner.run(jobs[j]);
+      started[j].catch(() => {}); // a failure surfaces when its own step awaits it
+    }
+    return started[index] ?? runner.run(jobs[index]);
+  };
 }
 
 /** Per judged turn, guard verdict = oracle; turns cluster by objective. */

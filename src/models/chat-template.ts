@@ -1,7 +1,7 @@
 /**
  * How messages become tokens for the project's own models: each message is its role's special
  * token, its content, and `<|end|>`. The generation prompt is a bare role token, and that role may
- * be `user`: the MTSA attacker speaks as the user (mtsa-method.md §3.4, G14), so sampling,
+ * be `user`: the MTSA attacker speaks as the user (docs/method.md §3.4, G14), so sampling,
  * SFT and DPO all render the attacker's turn as a user message.
  */
 import type { Message, Role } from '../core/message.js';

@@ -1,5 +1,5 @@
 /**
- * MTSA's hyper-parameters (mtsa-method.md §10), scaled for the arena's small models where the
+ * MTSA's hyper-parameters (docs/method.md §10), scaled for the arena's small models where the
  * 7B values do not transfer (learning rates, token budgets); the method's constants (H = 5,
  * regeneration temperatures, thresholds, β = 0.1, η = 50, three iterations) keep their values.
  */

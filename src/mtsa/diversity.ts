@@ -1,5 +1,5 @@
 /**
- * The red team's diversity terms (mtsa-method.md §6.2): mean cosine similarity and mean self-BLEU
+ * The red team's diversity terms (docs/method.md §6.2): mean cosine similarity and mean self-BLEU
  * of an attacker message against the static reference set 𝓡 (the Stage-1 SFT dialogues). Pure.
  * BLEU follows NLTK's sentence_bleu with one reference, uniform weights over 1..n-grams, brevity
  * penalty, and smoothing "method1" (ε = 0.1 added to zero precision counts).

@@ -1,5 +1,5 @@
 /**
- * MTSA end to end (mtsa-method.md §1): Stage 1 — select Think-before-Attack dialogues and SFT the
+ * MTSA end to end (docs/method.md §1): Stage 1 — select Think-before-Attack dialogues and SFT the
  * attacker; Stage 2 — T iterations of online sampling, red-team resampling and DPO, then target
  * resampling with the updated attacker and the future-reward update. Each update's reference
  * policy is the model entering the iteration. Written against the seams only.
@@ -7,17 +7,17 @@
 import type { Embedder, HelpfulnessScorer, Judge, TrainablePolicy } from '../core/models.js';
 import { Rng, hashString } from '../core/rng.js';
 import { scoredTrajectories, type ObjectiveRef, type OracleLabel, type Trajectory } from '../core/trajectory.js';
-import { LlmAttacker } from '../attacks/attacker.js';
 import { questionMarker, thinkingMarker } from '../attacks/parse-attacker-turn.js';
+import { LlmAttacker } from '../attacks/attacker.js';
 import { runConversations } from '../attacks/run-conversation.js';
 import type { ThinkBeforeAttackDialogue } from '../data/schemas.js';
 import { dpoLoss } from '../training/losses/dpo-loss.js';
 import { futureRewardLoss } from '../training/losses/future-reward-loss.js';
 import { logRatioMargin, trainOnPairs, type StepMetrics, type TrainSchedule } from '../training/trainers.js';
 import type { MtsaConfig } from './config.js';
-import { prepareReferences, redTeamCandidates, resampleRedTeam, resampleTarget, selectTargetGroups, toTrainingPair, type DiversityReferences } from './resampling.js';
+import { prepareReferences, resampleRedTeam, resampleTarget, redTeamCandidates, selectTargetGroups, toTrainingPair, type DiversityReferences } from './resampling.js';
 import { referenceText, runStage1, selectStage1Data } from './stage1.js';
-import type { MetricRecord, StepStore } from '../core/steps.js';
+import type { MetricRecord, StepOutput, StepStore } from '../core/steps.js';
 
 export interface MtsaModels {
   /** the red team: the attacker base before Stage 1, then updated in place */
@@ -60,12 +60,6 @@ function metricRecord(step: string, values: Record<string, number>): MetricRecor
 
 export function attackerAgent(policy: TrainablePolicy, config: MtsaConfig, id: string): LlmAttacker {
   return new LlmAttacker(policy, { id, mode: config.attacker, maxAttempts: config.maxFormatAttempts, sampling: config.sampling.attacker, prefillMarker: config.attackerPrefill });
-}
-
-/** How the red team samples turn `turn`: its token budget and the marker it is prefilled with. */
-export function attackerGeneratedWith(config: MtsaConfig, turn: number): { maxTokens: number; prefill?: string } {
-  if (!config.attackerPrefill) return { maxTokens: config.sampling.attacker.maxTokens };
-  return { maxTokens: config.sampling.attacker.maxTokens, prefill: config.attacker === 'no-thought' ? questionMarker(turn) : thinkingMarker(turn) };
 }
 
 const phaseStarted = new Map<string, number>();
@@ -129,19 +123,33 @@ export interface IterationSummary {
   targetMarginAfter: number;
 }
 
+/**
+ * One resumable step of the method: restored from the store when it is there, else computed with
+ * start and end events and its time; `policy` makes it a training step whose weights are stored.
+ */
+async function methodStep<T extends StepOutput>(options: PipelineOptions, phase: string, compute: () => Promise<T>, describe: (output: T) => string, policy?: TrainablePolicy): Promise<T> {
+  let computed = false;
+  const run = () =>
+    tracked(options, phase, () => {
+      computed = true;
+      return compute();
+    });
+  const output = policy ? await options.store.weights(phase, policy, run) : await options.store.step(phase, run);
+  options.onEvent?.({ type: 'phase-end', phase, detail: describe(output), cached: !computed, seconds: secondsSince(phase) });
+  return output;
+}
+
 /** One Stage 2 iteration (§4–§7). */
 export async function iteration(t: number, models: MtsaModels, data: MtsaData, references: DiversityReferences, options: PipelineOptions): Promise<IterationSummary> {
-  const { config, store, seed } = options;
+  const { config, seed } = options;
   const prefix = `iteration-${t}`;
   const progress = (phase: string) => (done: number, total: number) => options.onEvent?.({ type: 'phase-progress', phase, done, total });
-  const ended = (phase: string, detail: string, cached: boolean) => options.onEvent?.({ type: 'phase-end', phase, detail, cached, seconds: secondsSince(phase) });
-  let computed: boolean;
 
   // 1. Online sampling: π^adv_{t−1} against π^tgt_{t−1}, judged every turn.
-  computed = false;
-  const online = await store.step(`${prefix}/online`, () =>
-    tracked(options, `${prefix}/online`, async () => {
-      computed = true;
+  const online = await methodStep(
+    options,
+    `${prefix}/online`,
+    async () => {
       const objectives = iterationObjectives(data.objectives, config.goalsPerIteration, t, seed);
       const starts = objectives.map((objective, i) => ({ id: `${prefix}/online/${i}`, seed: hashString(`${prefix}/online/${i}`, seed), objective }));
       const trajectories = await runConversations(starts, {
@@ -154,17 +162,20 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
         onTurn: (turn) => progress(`${prefix}/online`)(turn, config.maxTurns),
       });
       return { trajectories, metrics: [metricRecord(`${prefix}/online`, onlineMetrics(trajectories))] };
-    }),
+    },
+    (out) => {
+      const stats = onlineMetrics(out.trajectories!);
+      return `${out.trajectories!.length} dialogues, attack success ${(100 * stats['attack/successRate']).toFixed(1)}%, dropped ${stats['attack/dropped']}`;
+    },
   );
   const onlineStats = onlineMetrics(online.trajectories!);
-  ended(`${prefix}/online`, `${online.trajectories!.length} dialogues, attack success ${(100 * onlineStats['attack/successRate']).toFixed(1)}%, dropped ${onlineStats['attack/dropped']}`, !computed);
   const live = online.trajectories!.filter((x) => x.stopReason === 'max-turns');
 
   // 2. Red-team resampling and DPO (the red team is updated first).
-  computed = false;
-  const red = await store.step(`${prefix}/red-team-resampling`, () =>
-    tracked(options, `${prefix}/red-team-resampling`, async () => {
-      computed = true;
+  const red = await methodStep(
+    options,
+    `${prefix}/red-team-resampling`,
+    async () => {
       const candidates = redTeamCandidates(live, config.redTeam, hashString(`${prefix}/red`, seed));
       const result = await resampleRedTeam(candidates, resamplingModels(models, config, `red-team-R${t - 1}`), references, config, t, hashString(`${prefix}/red`, seed));
       return {
@@ -172,30 +183,31 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
         pairs: result.pairs.map((pair) => ({ side: 'red-team' as const, pair })),
         metrics: [metricRecord(`${prefix}/red-team-resampling`, { groups: result.groupsTried, candidates: candidates.length, pairs: result.pairs.length, ...prefixKeys('skipped/', result.skipped) })],
       };
-    }),
+    },
+    (out) => `${pairsOf(out, 'red-team', config).length} preference pairs`,
   );
-  const redPairs = red.pairs!.flatMap((p) => (p.side === 'red-team' ? [toTrainingPair(p.pair, attackerGeneratedWith(config, p.pair.source.turn))] : []));
-  ended(`${prefix}/red-team-resampling`, `${redPairs.length} preference pairs`, !computed);
-  computed = false;
-  const dpo = await store.weights(`${prefix}/red-team-dpo`, models.attacker, () =>
-    tracked(options, `${prefix}/red-team-dpo`, async () => {
-      computed = true;
+  const redPairs = pairsOf(red, 'red-team', config);
+  const dpo = await methodStep(
+    options,
+    `${prefix}/red-team-dpo`,
+    async () => {
       await models.attacker.snapshotReference();
       const before = await logRatioMargin(models.attacker, redPairs);
       const history = await trainOnPairs(models.attacker, redPairs, (pairs) => dpoLoss(pairs, config.redTeam.beta, config.redTeam.rpoAlpha), schedule(config.redTeam.train, hashString(`${prefix}/dpo`, seed)), (m, total) => progress(`${prefix}/red-team-dpo`)(m.step, total));
       const after = await logRatioMargin(models.attacker, redPairs);
       return { metrics: [...history.map((m) => metricRecord(`${prefix}/red-team-dpo`, m)), metricRecord(`${prefix}/red-team-dpo/summary`, { marginBefore: before, marginAfter: after, pairs: redPairs.length })] };
-    }),
+    },
+    (out) => marginDetail(summaryOf(out.metrics)),
+    models.attacker,
   );
   const dpoSummary = summaryOf(dpo.metrics);
-  ended(`${prefix}/red-team-dpo`, `log-ratio margin ${dpoSummary.marginBefore?.toFixed(2)} → ${dpoSummary.marginAfter?.toFixed(2)}`, !computed);
   await options.onModel?.('attacker', t, models.attacker);
 
   // 3. Target resampling with the updated attacker, then the future-reward update.
-  computed = false;
-  const target = await store.step(`${prefix}/target-resampling`, () =>
-    tracked(options, `${prefix}/target-resampling`, async () => {
-      computed = true;
+  const target = await methodStep(
+    options,
+    `${prefix}/target-resampling`,
+    async () => {
       const groups = selectTargetGroups(live, config.target, hashString(`${prefix}/target`, seed));
       const result = await resampleTarget(groups, resamplingModels(models, config, `red-team-R${t}`), config, t, hashString(`${prefix}/target`, seed));
       return {
@@ -203,23 +215,24 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
         pairs: result.pairs.map((pair) => ({ side: 'target' as const, pair })),
         metrics: [metricRecord(`${prefix}/target-resampling`, { groups: groups.length, pairs: result.pairs.length, ...prefixKeys('skipped/', result.skipped), ...rewardStats(result.pairs) })],
       };
-    }),
+    },
+    (out) => `${pairsOf(out, 'target', config).length} pairs (${config.reward} reward)`,
   );
-  const targetPairs = target.pairs!.flatMap((p) => (p.side === 'target' ? [toTrainingPair(p.pair, { maxTokens: config.sampling.target.maxTokens })] : []));
-  ended(`${prefix}/target-resampling`, `${targetPairs.length} pairs (${config.reward} reward)`, !computed);
-  computed = false;
-  const update = await store.weights(`${prefix}/target-update`, models.target, () =>
-    tracked(options, `${prefix}/target-update`, async () => {
-      computed = true;
+  const targetPairs = pairsOf(target, 'target', config);
+  const update = await methodStep(
+    options,
+    `${prefix}/target-update`,
+    async () => {
       await models.target.snapshotReference();
       const before = await logRatioMargin(models.target, targetPairs);
       const history = await trainOnPairs(models.target, targetPairs, (pairs) => futureRewardLoss(pairs, config.target.eta), schedule(config.target.train, hashString(`${prefix}/target-update`, seed)), (m, total) => progress(`${prefix}/target-update`)(m.step, total));
       const after = await logRatioMargin(models.target, targetPairs);
       return { metrics: [...history.map((m) => metricRecord(`${prefix}/target-update`, m)), metricRecord(`${prefix}/target-update/summary`, { marginBefore: before, marginAfter: after, pairs: targetPairs.length })] };
-    }),
+    },
+    (out) => marginDetail(summaryOf(out.metrics)),
+    models.target,
   );
   const targetSummary = summaryOf(update.metrics);
-  ended(`${prefix}/target-update`, `log-ratio margin ${targetSummary.marginBefore?.toFixed(2)} → ${targetSummary.marginAfter?.toFixed(2)}`, !computed);
   await options.onModel?.('target', t, models.target);
 
   return {
@@ -232,6 +245,24 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
     targetMarginBefore: targetSummary.marginBefore ?? 0,
     targetMarginAfter: targetSummary.marginAfter ?? 0,
   };
+}
+
+/** The training pairs of one side stored by a resampling step. */
+/** How the red team samples turn `turn`: its token budget and the marker it is prefilled with. */
+export function attackerGeneratedWith(config: MtsaConfig, turn: number): { maxTokens: number; prefill?: string } {
+  if (!config.attackerPrefill) return { maxTokens: config.sampling.attacker.maxTokens };
+  return { maxTokens: config.sampling.attacker.maxTokens, prefill: config.attacker === 'no-thought' ? questionMarker(turn) : thinkingMarker(turn) };
+}
+
+/** The stored pairs of one side as training pairs, each scored in the context its turn was sampled in. */
+function pairsOf(output: StepOutput, side: 'red-team' | 'target', config: MtsaConfig) {
+  return (output.pairs as { side: string; pair: Parameters<typeof toTrainingPair>[0] & { source: { turn: number } } }[]).flatMap((p) =>
+    p.side !== side ? [] : [toTrainingPair(p.pair, side === 'red-team' ? attackerGeneratedWith(config, p.pair.source.turn) : { maxTokens: config.sampling.target.maxTokens })],
+  );
+}
+
+function marginDetail(summary: Record<string, number>): string {
+  return `log-ratio margin ${summary.marginBefore?.toFixed(2)} → ${summary.marginAfter?.toFixed(2)}`;
 }
 
 /** Stage 1 then every iteration. */
@@ -256,8 +287,8 @@ export function onlineMetrics(all: readonly Trajectory[]): Record<string, number
     'attack/successRate': trajectories.length ? trajectories.filter((t) => t.attackSuccess).length / trajectories.length : 0,
     ...(oracle.length ? { 'attack/oracleSuccessRate': oracle.filter((t) => t.oracleSuccess).length / oracle.length } : {}),
     'attack/dropped': trajectories.length - live.length,
-    ...(all.length > trajectories.length ? { 'attack/errored': all.length - trajectories.length } : {}),
     'attack/meanAttempts': mean(live.flatMap((t) => t.turns.map((x) => x.attackerAttempts))),
+    ...(all.length > trajectories.length ? { 'attack/errored': all.length - trajectories.length } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Trajectory resampling (mtsa-method.md §5), the source of both sides' training pairs.
+ * Trajectory resampling (docs/method.md §5), the source of both sides' training pairs.
  * Red team: at a turn the target survived, regenerate the attack at several temperatures, roll
  * each branch out to the end, score R_adv = z(future toxicity) + z(−cosine) + z(−self-BLEU),
  * chosen = best, rejected = worst. Target: at an unsafe turn, rewrite the reply with the safety

@@ -1,5 +1,5 @@
 /**
- * Stage 1 — thought-guided attack learning (mtsa-method.md §3): select the top-k Think-before-
+ * Stage 1 — thought-guided attack learning (docs/method.md §3): select the top-k Think-before-
  * Attack dialogues with the lowest mutual similarity (or a random k, the ablation), then
  * multi-turn SFT of the attacker with the loss on attacker turns only. The selected set is also
  * the static reference set 𝓡 of the red team's diversity reward.

@@ -13,18 +13,19 @@ import { ConfigError } from '../core/errors.js';
 import type { TrainablePolicy } from '../core/models.js';
 import type { Rate } from '../core/stats.js';
 import { TrajectorySchema } from '../core/trajectory.js';
-import { buildArena, fromCache, type BuildEvent } from '../arena/build.js';
+import { buildArena, buildArenaInWorkers, fromCache, type BuildEvent } from '../arena/build.js';
 import { loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
 import type { ModelRole } from '../config/model-spec.js';
 import { buildModel, need } from './build-models.js';
 import { openRunPolicy, type RunPolicy } from './policies.js';
+import { parallelEvaluation } from './evaluation-runner.js';
 import { arenaSuite } from '../arena/suite.js';
 import { objectiveRef } from '../attacks/run-conversation.js';
 import { checkRunLimits, describeWork, estimateWork } from '../config/limits.js';
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../data/schemas.js';
 import { kernels } from '../engine/kernels/index.js';
-import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
+import { evaluate, type EvaluationJobOptions, type EvaluationResult } from '../eval/evaluate.js';
 import { attackerAgent, runMtsa, type IterationSummary, type MtsaEvent } from '../mtsa/pipeline.js';
 import { buildReport } from '../report/build-report.js';
 import { readRecords } from '../storage/jsonl.js';
@@ -175,7 +176,8 @@ async function runLocked(options: RunJobOptions, config: RunConfig, removed: str
   };
   const checkpoint = (name: string) => join(outDir, RUN_FILES.checkpoints, name);
 
-  const arena = buildArena(config.arena, { cacheDir: options.cacheDir, onEvent: (e) => onEvent({ source: 'arena', ...e }) });
+  const arenaOptions = { cacheDir: options.cacheDir, onEvent: (e: BuildEvent) => onEvent({ source: 'arena', ...e }) };
+  const arena = config.workers > 0 ? await buildArenaInWorkers(config.arena, { ...arenaOptions, workers: config.workers }) : buildArena(config.arena, arenaOptions);
   const seed = config.seed;
   // Each role from its model spec (config.models); the arena's models by default. The trained
   // policies (attacker, target) use the trainer the config names: the engine or the PyTorch worker.
@@ -200,6 +202,7 @@ async function runLocked(options: RunJobOptions, config: RunConfig, removed: str
   };
   await saveOnce('target-T0', target, { role: 'target', iteration: 0, note: 'the base arena target' });
 
+  const phaseSeconds: Record<string, number> = arena.buildSeconds > 1 ? { arena: round(arena.buildSeconds) } : {};
   const store = new FileStepStore(outDir);
   if (options.resume) log(`resuming: ${store.completedSteps()} completed steps reused (attempt ${clock.count})`);
   const data = {
@@ -212,7 +215,10 @@ async function runLocked(options: RunJobOptions, config: RunConfig, removed: str
       config: config.mtsa,
       seed,
       store,
-      onEvent: (e) => onEvent({ source: 'mtsa', ...e }),
+      onEvent: (e) => {
+        if (e.type === 'phase-end' && !e.cached && e.seconds > 0) phaseSeconds[e.phase] = round(e.seconds);
+        onEvent({ source: 'mtsa', ...e });
+      },
       onModel: (role, iteration, policy) => saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) }),
     });
   } finally {
@@ -226,30 +232,55 @@ async function runLocked(options: RunJobOptions, config: RunConfig, removed: str
   const targets = Array.from({ length: n + 1 }, (_, i) => loadPolicy(checkpoint(`target-T${i}`), `T${i}`, seed));
   const suite = arenaSuite(arena.world, seed);
   const evaluationStarted = performance.now();
+  // Evaluation jobs in worker threads load the saved checkpoints and the arena guard; a judge from
+  // another model spec stays in this thread.
+  const runner =
+    config.workers > 0 && config.models.judge.kind === 'arena'
+      ? parallelEvaluation(config.workers, {
+          kernels: kernels().name,
+          seed,
+          world: { seed: config.arena.seed, testFraction: config.arena.testFraction },
+          mtsa: config.mtsa,
+          checkpoints: { redTeams: redTeams.map((_, i) => checkpoint(`attacker-R${i}`)), targets: targets.map((_, i) => checkpoint(`target-T${i}`)), guard: arena.checkpoints.guard },
+          options: evaluationJobOptions(config, seed),
+        })
+      : undefined;
   const evaluation = await evaluate(
     { redTeams, targets, judge: models.judge, embedder: models.embedder },
     suite,
     {
-      maxTurns: config.evaluation.maxTurns ?? config.mtsa.maxTurns,
-      repeats: config.evaluation.repeats,
-      targetSampling: config.mtsa.sampling.target,
-      capabilitySampling: { temperature: config.evaluation.capabilityTemperature, topP: 1, maxTokens: config.mtsa.sampling.target.maxTokens },
+      ...evaluationJobOptions(config, seed),
       matrix: config.evaluation.matrix,
-      seed,
       store,
       onCell: (phase, done, total) => onEvent({ source: 'eval', type: 'phase-progress', phase, done, total }),
+      ...(runner ? { runner } : {}),
     },
-  );
+  ).finally(() => runner?.close());
   log(`✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s`);
+  phaseSeconds.evaluation = round((performance.now() - evaluationStarted) / 1000);
   const trajectories = readRecords(join(outDir, RUN_FILES.trajectories), TrajectorySchema);
   const warnings = runWarnings(iterations, trajectories);
   for (const warning of warnings) log(`⚠ WARNING: ${warning}`);
   clock.record();
-  const summary: Summary = { ...summarize(config, evaluation, iterations, suite.oodName, arena.buildSeconds, clock.total), attempts: clock.count, warnings };
+  const summary: Summary = { ...summarize(config, evaluation, iterations, suite.oodName, arena.buildSeconds, clock.total), attempts: clock.count, warnings, phaseSeconds };
   // Every output is written atomically; summary.json last, so its presence means the run finished.
   writeFileAtomic(join(outDir, RUN_FILES.report), buildReport({ summary, trajectories, configText: JSON.stringify(config, null, 2) }));
   writeFileAtomic(join(outDir, RUN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 10) / 10;
+}
+
+function evaluationJobOptions(config: RunConfig, seed: number): EvaluationJobOptions {
+  return {
+    maxTurns: config.evaluation.maxTurns ?? config.mtsa.maxTurns,
+    repeats: config.evaluation.repeats,
+    targetSampling: config.mtsa.sampling.target,
+    capabilitySampling: { temperature: config.evaluation.capabilityTemperature, topP: 1, maxTokens: config.mtsa.sampling.target.maxTokens },
+    seed,
+  };
 }
 
 function variantOf(config: RunConfig): Summary['variant'] {

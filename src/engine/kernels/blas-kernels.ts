@@ -51,6 +51,12 @@ export function loadBlasKernels(): BlasLoadResult {
   } catch (error) {
     return { kernels: null, reason: `OpenBLAS addon failed to load: ${(error as Error).message}` };
   }
+  // One OpenBLAS thread: at the engine's sizes a second thread gains little (and loses under load),
+  // the two cores go to two worker threads instead, and a product's rounding then depends neither
+  // on the machine's core count nor on what runs beside it (OpenBLAS splits a product by thread
+  // count, and edge tiles round differently): the same seed gives the same bytes everywhere.
+  // docs/decisions/0013-workers-and-one-blas-thread.md.
+  addon.setThreads(1);
   const sgemm = addon.sgemm;
   return {
     kernels: {

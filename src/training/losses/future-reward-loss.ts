@@ -1,5 +1,5 @@
 /**
- * MTSA's target loss (mtsa-method.md §7.1), REFUEL-style: regress the policy's log-ratio gap
+ * MTSA's target loss (docs/method.md §7.1), REFUEL-style: regress the policy's log-ratio gap
  * between the chosen and rejected reply on the gap of their future rewards,
  *   L = ( (1/η)·[(log πθ(y_c) − log πref(y_c)) − (log πθ(y_r) − log πref(y_r))] − (R_c − R_r) )²
  * with R = Σ over the turns from this one to the end of (helpfulness + P(safe)). The reference

@@ -1,0 +1,69 @@
+/**
+ * Timed slices of `mtsa run` on a cached default arena, for profiling (node --cpu-prof) and for
+ * before/after comparisons by CPU time, which a shared machine disturbs less than wall time.
+ *   node dist/bench/slices.js stage1 <cacheDir> <outDir>      Stage-1 SFT; saves R0 to outDir/R0
+ *   node dist/bench/slices.js cell <cacheDir> <outDir>        one evaluation cell R0×T0, in this thread
+ *   node dist/bench/slices.js eval <cacheDir> <outDir> <workers>  a 2×2 evaluation (R0,R0 × T0,T0)
+ * Prints one JSON line: wall and CPU seconds (process.cpuUsage, all threads) of the slice.
+ */
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { buildArena } from '../src/arena/build.js';
+import { loadEmbedder, loadGuard, loadHelpfulness, loadPolicy, oracleLabel } from '../src/arena/agents.js';
+import { arenaSuite } from '../src/arena/suite.js';
+import { objectiveRef } from '../src/attacks/run-conversation.js';
+import { RunConfigSchema } from '../src/config/run-config.js';
+import { ThinkBeforeAttackSchema } from '../src/data/schemas.js';
+import { kernels, useKernels } from '../src/engine/kernels/index.js';
+import { evaluate, runEvaluationJob } from '../src/eval/evaluate.js';
+import { attackerAgent, stage1 } from '../src/mtsa/pipeline.js';
+import { parallelEvaluation } from '../src/run/evaluation-runner.js';
+import { MemoryStepStore } from '../src/storage/memory-step-store.js';
+
+useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
+const [slice, cacheDir, outDir, workersArg] = process.argv.slice(2);
+const config = RunConfigSchema.parse({});
+const seed = config.seed;
+
+async function main(): Promise<Record<string, unknown>> {
+  const arena = buildArena(config.arena, { cacheDir });
+  const r0 = join(outDir, 'R0');
+  const options = { maxTurns: config.mtsa.maxTurns, repeats: config.evaluation.repeats, targetSampling: config.mtsa.sampling.target, capabilitySampling: { temperature: 0, topP: 1, maxTokens: config.mtsa.sampling.target.maxTokens }, seed };
+  if (slice === 'stage1') {
+    const attacker = loadPolicy(arena.checkpoints.attacker, 'attacker', seed);
+    const models = { attacker, target: loadPolicy(arena.checkpoints.target, 'target', seed), judge: loadGuard(arena), helpfulness: loadHelpfulness(arena), embedder: loadEmbedder(arena), oracle: oracleLabel };
+    const data = { objectives: arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef), thinkBeforeAttack: arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)) };
+    return timed(async () => {
+      await stage1(models, data, { config: config.mtsa, seed, store: new MemoryStepStore() });
+      await attacker.save(r0, { role: 'attacker', iteration: 0 });
+    });
+  }
+  if (!existsSync(r0)) throw new Error(`${r0} missing: run the stage1 slice first`);
+  const suite = arenaSuite(arena.world, seed);
+  const redTeams = [0, 1].map((i) => attackerAgent(loadPolicy(r0, `R${i}`, seed), config.mtsa, `R${i}`));
+  const targets = [0, 1].map((i) => loadPolicy(arena.checkpoints.target, `T${i}`, seed));
+  const judge = loadGuard(arena);
+  if (slice === 'cell') return timed(async () => ({ dialogues: ((await runEvaluationJob({ kind: 'attack', redTeam: 0, target: 0 }, { redTeams, targets, judge }, suite, options)) as { trajectories: unknown[] }).trajectories.length }));
+  if (slice === 'eval') {
+    const workers = Number(workersArg ?? 0);
+    const runner = workers > 0 ? parallelEvaluation(workers, { kernels: kernels().name, seed, world: { seed: config.arena.seed, testFraction: config.arena.testFraction }, mtsa: config.mtsa, checkpoints: { redTeams: [r0, r0], targets: [arena.checkpoints.target, arena.checkpoints.target], guard: arena.checkpoints.guard }, options }) : undefined;
+    return timed(async () => {
+      const result = await evaluate({ redTeams, targets, judge, embedder: loadEmbedder(arena) }, suite, { ...options, matrix: 'full', store: new MemoryStepStore(), ...(runner ? { runner } : {}) }).finally(() => runner?.close());
+      return { workers, cells: result.cells.map((c) => c.oracleAsr?.rate), ood: result.ood.map((o) => o.oracleAsr?.rate), capability: result.capability.map((c) => c.helpfulness.rate) };
+    });
+  }
+  throw new Error(`unknown slice ${slice}`);
+}
+
+async function timed(run: () => Promise<unknown>): Promise<Record<string, unknown>> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const detail = await run();
+  const used = process.cpuUsage(cpu);
+  return { slice, kernels: kernels().name, wall_s: Number(((performance.now() - started) / 1000).toFixed(2)), cpu_s: Number(((used.user + used.system) / 1e6).toFixed(2)), ...(detail && typeof detail === 'object' ? detail : {}) };
+}
+
+main().then((line) => console.log(JSON.stringify(line)), (error) => {
+  console.error(error);
+  process.exit(1);
+});
