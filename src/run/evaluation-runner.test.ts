@@ -4,7 +4,7 @@ import { buildArena } from '../arena/build.js';
 import { arenaSuite } from '../arena/suite.js';
 import { tinyRunConfig } from '../config/run-config.js';
 import { kernels } from '../engine/kernels/index.js';
-import { evaluate, type EvaluationJob, type EvaluationRunner } from '../eval/evaluate.js';
+import { evaluate, scriptedPanel, type EvaluationJob, type EvaluationRunner } from '../eval/evaluate.js';
 import { attackerAgent } from '../mtsa/pipeline.js';
 import { MemoryStepStore } from '../storage/memory-step-store.js';
 import { parallelEvaluation } from './evaluation-runner.js';
@@ -49,10 +49,7 @@ describe('evaluation in worker threads', () => {
     expect(ran).toEqual([
       { kind: 'attack', redTeam: 1, target: 0 },
       { kind: 'attack', redTeam: 1, target: 1 },
-      { kind: 'attack', redTeam: -1, target: 0 },
-      { kind: 'capability', target: 0 },
-      { kind: 'attack', redTeam: -1, target: 1 },
-      { kind: 'capability', target: 1 },
+      ...[0, 1].flatMap((t): EvaluationJob[] => [...scriptedPanel(suite).map((a): EvaluationJob => ({ kind: 'scripted', attacker: a.name, target: t })), { kind: 'capability', target: t }]),
     ]);
   }, 240_000);
 
