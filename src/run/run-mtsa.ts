@@ -161,12 +161,26 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
 }
 
 async function runLocked(options: RunJobOptions, config: RunConfig, removed: string[], lock: DirectoryLock): Promise<Summary> {
+  const clock = new AttemptClock(join(options.outDir, ATTEMPTS_FILE), join(options.outDir, RUN_FILES.summary));
+  try {
+    return await runAttempt(options, config, removed, lock, clock);
+  } catch (error) {
+    // A failed attempt's wall time still counts: record it (best effort: the disk may be full).
+    try {
+      clock.record();
+    } catch {
+      // the attempts record keeps its last periodic value
+    }
+    throw error;
+  }
+}
+
+async function runAttempt(options: RunJobOptions, config: RunConfig, removed: string[], lock: DirectoryLock, clock: AttemptClock): Promise<Summary> {
   const log = options.log ?? (() => {});
   if (lock.tookOver) log(`took over the lock of process ${lock.tookOver.pid} on ${lock.tookOver.host} (${lock.tookOver.purpose}), which is no longer running`);
   const { outDir } = options;
   if (options.resume) checkRunLimits(config, join(outDir, RUN_FILES.config));
   if (removed.length) log(`removed ${removed.length} temporary file(s) a killed attempt left: ${removed.join(', ')}`);
-  const clock = new AttemptClock(join(outDir, ATTEMPTS_FILE), join(outDir, RUN_FILES.summary));
   // summary.json is written last: while it is absent the run is unfinished (also after a kill now).
   rmSync(join(outDir, RUN_FILES.summary), { force: true });
   log(describeWork(estimateWork(config)));

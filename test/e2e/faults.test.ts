@@ -197,7 +197,7 @@ describe.sequential('fault injection', () => {
 
   it('two concurrent resumes on a stale lock: exactly one takes it over and proceeds, no record is duplicated', async () => {
     const dir = copy(done, 'concurrent');
-    for (const step of ['eval__attack__R1-T1.json', 'eval__ood__T1.json', 'eval__capability__T1.json']) rmSync(join(dir, 'steps', step));
+    for (const step of ['eval__attack__R1-T1.json', 'eval__capability__T1.json']) rmSync(join(dir, 'steps', step));
     writeFileSync(join(dir, '.lock'), JSON.stringify({ pid: await deadPid(), host: hostname(), startedAt: 'earlier', purpose: 'mtsa run' }));
     const [a, b] = await Promise.all([mtsa(['run', '--cache', cache, '--resume', dir]), mtsa(['run', '--cache', cache, '--resume', dir])]);
     const winners = [a, b].filter((r) => r.status === 0);
