@@ -22,7 +22,7 @@ const ALLOWED: Record<string, string[]> = {
   storage: ['core', 'data'],
   report: ['core', 'data'],
   arena: ['core', 'engine', 'models', 'attacks', 'data', 'eval'],
-  config: ['core', 'arena', 'mtsa'],
+  config: ['core', 'arena', 'mtsa', 'models'],
   run: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'judges'],
   cli: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run', 'judges', 'export'],
   testing: ['core', 'engine', 'models', 'attacks', 'data', 'training', 'mtsa', 'eval', 'storage', 'report', 'arena', 'config', 'run', 'judges'],

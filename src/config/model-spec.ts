@@ -3,10 +3,12 @@
  * - `arena`: the arena's own model for that role (the default);
  * - `openai-compatible`: a model behind an OpenAI-compatible server (vLLM, llama.cpp, Ollama,
  *   `transformers serve`, OpenAI, …) with its traffic limits;
- * - `checkpoint`: a local Hugging Face checkpoint directory run in-process by our engine.
+ * - `checkpoint`: a local Hugging Face checkpoint directory run in-process by our engine;
+ * - `llama-cpp`: a GGUF file run in-process by llama.cpp (chat, or a verdict-probability judge).
  * Adding a kind is one schema entry here and one factory entry in src/run/build-models.ts.
  */
 import { z } from 'zod';
+import { LlamaCppModelSpecSchema } from '../models/llamacpp/spec.js';
 import { FLAVOURS } from '../core/backends.js';
 
 export const TrafficConfigSchema = z
@@ -47,7 +49,7 @@ export const CheckpointSpecSchema = z
   })
   .strict();
 
-export const ModelSpecSchema = z.discriminatedUnion('kind', [ArenaModelSpecSchema, OpenAiCompatibleSpecSchema, CheckpointSpecSchema]);
+export const ModelSpecSchema = z.discriminatedUnion('kind', [ArenaModelSpecSchema, OpenAiCompatibleSpecSchema, CheckpointSpecSchema, LlamaCppModelSpecSchema]);
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 export type ModelKind = ModelSpec['kind'];
 

@@ -17,6 +17,8 @@ import { OpenAiCompatibleModel } from '../models/http/openai-compatible.js';
 import { PromptJudge } from '../models/http/prompt-judge.js';
 import { TrafficController, type Clock } from '../models/http/traffic.js';
 import { MeanPoolEmbedder } from '../models/local/local-scorers.js';
+import { LazyLlamaCppModel } from '../models/llamacpp/lazy.js';
+import { basename } from 'node:path';
 
 export interface BuildModelContext {
   role: ModelRole;
@@ -96,10 +98,20 @@ function checkpointModel(spec: Extract<ModelSpec, { kind: 'checkpoint' }>, conte
   return { id, chat: policy, policy, judge: new PromptJudge(policy, { id }) };
 }
 
+/** A GGUF file run in-process by llama.cpp: chat for the attacker or target, verdict-token probabilities as a judge. */
+function llamaCppModel(spec: Extract<ModelSpec, { kind: 'llama-cpp' }>, context: BuildModelContext): BuiltModel {
+  const id = spec.id ?? `llama-cpp:${basename(spec.path)}`;
+  const model = new LazyLlamaCppModel(id, spec);
+  if (context.role === 'judge') return { id, judge: model.judge() };
+  if (context.role === 'embedder') throw new ConfigError(`${context.source}: a llama-cpp model cannot embed here; use kind openai-compatible (/v1/embeddings), checkpoint or arena`);
+  return { id, chat: model };
+}
+
 export const FACTORIES: { [K in ModelKind]: Factory<K> } = {
   arena: arenaModel,
   'openai-compatible': serverModel,
   checkpoint: checkpointModel,
+  'llama-cpp': llamaCppModel,
 };
 
 export function buildModel(spec: ModelSpec, context: BuildModelContext): BuiltModel {
