@@ -17,7 +17,6 @@ import { REFERENCE, trainingFlopsPerToken } from './reference.js';
 // MTSA_KERNELS=js|blas|auto, as for the CLI: the portable kernels can be benchmarked too.
 useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
 
-
 function measureOurs(steps: number, warmup: number): { tokensPerSecond: number; finalLoss: number; msPerStep: number } {
   const config = defaultLlamaConfig({ ...REFERENCE, maxPositions: REFERENCE.seqLen });
   const model = new LlamaModel(config, new Rng(0));

@@ -28,11 +28,27 @@ const seed = config.seed;
 async function main(): Promise<Record<string, unknown>> {
   const arena = buildArena(config.arena, { cacheDir });
   const r0 = join(outDir, 'R0');
-  const options = { maxTurns: config.mtsa.maxTurns, repeats: config.evaluation.repeats, targetSampling: config.mtsa.sampling.target, capabilitySampling: { temperature: 0, topP: 1, maxTokens: config.mtsa.sampling.target.maxTokens }, seed };
+  const options = {
+    maxTurns: config.mtsa.maxTurns,
+    repeats: config.evaluation.repeats,
+    targetSampling: config.mtsa.sampling.target,
+    capabilitySampling: { temperature: 0, topP: 1, maxTokens: config.mtsa.sampling.target.maxTokens },
+    seed,
+  };
   if (slice === 'stage1') {
     const attacker = loadPolicy(arena.checkpoints.attacker, 'attacker', seed);
-    const models = { attacker, target: loadPolicy(arena.checkpoints.target, 'target', seed), judge: loadGuard(arena), helpfulness: loadHelpfulness(arena), embedder: loadEmbedder(arena), oracle: oracleLabel };
-    const data = { objectives: arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef), thinkBeforeAttack: arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)) };
+    const models = {
+      attacker,
+      target: loadPolicy(arena.checkpoints.target, 'target', seed),
+      judge: loadGuard(arena),
+      helpfulness: loadHelpfulness(arena),
+      embedder: loadEmbedder(arena),
+      oracle: oracleLabel,
+    };
+    const data = {
+      objectives: arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef),
+      thinkBeforeAttack: arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)),
+    };
     return timed(async () => {
       await stage1(models, data, { config: config.mtsa, seed, store: new MemoryStepStore() });
       await attacker.save(r0, { role: 'attacker', iteration: 0 });
@@ -43,12 +59,30 @@ async function main(): Promise<Record<string, unknown>> {
   const redTeams = [0, 1].map((i) => attackerAgent(loadPolicy(r0, `R${i}`, seed), config.mtsa, `R${i}`));
   const targets = [0, 1].map((i) => loadPolicy(arena.checkpoints.target, `T${i}`, seed));
   const judge = loadGuard(arena);
-  if (slice === 'cell') return timed(async () => ({ dialogues: ((await runEvaluationJob({ kind: 'attack', redTeam: 0, target: 0 }, { redTeams, targets, judge }, suite, options)) as { trajectories: unknown[] }).trajectories.length }));
+  if (slice === 'cell')
+    return timed(async () => ({
+      dialogues: ((await runEvaluationJob({ kind: 'attack', redTeam: 0, target: 0 }, { redTeams, targets, judge }, suite, options)) as { trajectories: unknown[] }).trajectories.length,
+    }));
   if (slice === 'eval') {
     const workers = Number(workersArg ?? 0);
-    const runner = workers > 0 ? parallelEvaluation(workers, { kernels: kernels().name, seed, world: { seed: config.arena.seed, testFraction: config.arena.testFraction }, mtsa: config.mtsa, checkpoints: { redTeams: [r0, r0], targets: [arena.checkpoints.target, arena.checkpoints.target], guard: arena.checkpoints.guard }, options }) : undefined;
+    const runner =
+      workers > 0
+        ? parallelEvaluation(workers, {
+            kernels: kernels().name,
+            seed,
+            world: { seed: config.arena.seed, testFraction: config.arena.testFraction },
+            mtsa: config.mtsa,
+            checkpoints: { redTeams: [r0, r0], targets: [arena.checkpoints.target, arena.checkpoints.target], guard: arena.checkpoints.guard },
+            options,
+          })
+        : undefined;
     return timed(async () => {
-      const result = await evaluate({ redTeams, targets, judge, embedder: loadEmbedder(arena) }, suite, { ...options, matrix: 'full', store: new MemoryStepStore(), ...(runner ? { runner } : {}) }).finally(() => runner?.close());
+      const result = await evaluate({ redTeams, targets, judge, embedder: loadEmbedder(arena) }, suite, {
+        ...options,
+        matrix: 'full',
+        store: new MemoryStepStore(),
+        ...(runner ? { runner } : {}),
+      }).finally(() => runner?.close());
       return { workers, cells: result.cells.map((c) => c.oracleAsr?.rate), ood: result.ood.map((o) => o.oracleAsr?.rate), capability: result.capability.map((c) => c.helpfulness.rate) };
     });
   }
@@ -60,10 +94,19 @@ async function timed(run: () => Promise<unknown>): Promise<Record<string, unknow
   const started = performance.now();
   const detail = await run();
   const used = process.cpuUsage(cpu);
-  return { slice, kernels: kernels().name, wall_s: Number(((performance.now() - started) / 1000).toFixed(2)), cpu_s: Number(((used.user + used.system) / 1e6).toFixed(2)), ...(detail && typeof detail === 'object' ? detail : {}) };
+  return {
+    slice,
+    kernels: kernels().name,
+    wall_s: Number(((performance.now() - started) / 1000).toFixed(2)),
+    cpu_s: Number(((used.user + used.system) / 1e6).toFixed(2)),
+    ...(detail && typeof detail === 'object' ? detail : {}),
+  };
 }
 
-main().then((line) => console.log(JSON.stringify(line)), (error) => {
-  console.error(error);
-  process.exit(1);
-});
+main().then(
+  (line) => console.log(JSON.stringify(line)),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -34,7 +34,10 @@ const threads = Number(process.env.BENCH_TORCH_THREADS ?? 1);
 const rng = new Rng(3);
 const words = Array.from({ length: 400 }, () => Array.from({ length: 2 + rng.int(6) }, () => String.fromCharCode(97 + rng.int(26))).join(''));
 const text = (n: number) => Array.from({ length: n }, () => words[rng.int(words.length)]).join(' ');
-const tokenizer = ByteLevelBpeTokenizer.train(Array.from({ length: 300 }, () => text(40)), { vocabSize: REFERENCE.vocabSize, specialTokens: [...SPECIAL_TOKENS], minFrequency: 1 });
+const tokenizer = ByteLevelBpeTokenizer.train(
+  Array.from({ length: 300 }, () => text(40)),
+  { vocabSize: REFERENCE.vocabSize, specialTokens: [...SPECIAL_TOKENS], minFrequency: 1 },
+);
 const config = defaultLlamaConfig({ ...REFERENCE, maxPositions: REFERENCE.seqLen });
 const dir = join(mkdtempSync(join(tmpdir(), 'mtsa-bench-trainer-')), 'model');
 saveCheckpoint(dir, { model: new LlamaModel(config, new Rng(0)), tokenizer, metadata: {} });

@@ -6,7 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const names = readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.ts') && !['reference.ts', 'python-anchor.ts'].includes(f)).map((f) => f.slice(0, -3));
+const names = readdirSync(join(root, 'bench'))
+  .filter((f) => f.endsWith('.ts') && !['reference.ts', 'python-anchor.ts'].includes(f))
+  .map((f) => f.slice(0, -3));
 const name = process.argv[2];
 if (!name || !names.includes(name)) {
   console.error(`usage: npm run bench -- <${names.join('|')}>`);

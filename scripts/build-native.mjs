@@ -17,13 +17,13 @@ if (!headers.some((h) => existsSync(h))) {
   process.exit(0);
 }
 // npm puts its bundled node-gyp on PATH for lifecycle scripts; fall back to the copy npm ships.
-const candidates = [process.env.npm_config_node_gyp, '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js', '/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'].filter(Boolean);
+const candidates = [process.env.npm_config_node_gyp, '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js', '/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'].filter(
+  Boolean,
+);
 const gyp = candidates.find((c) => existsSync(c));
 const args = ['rebuild', '--directory', join(root, 'native'), '--nodedir=/usr'];
 if (!existsSync('/usr/include/node/node_api.h')) args.pop();
-const result = gyp
-  ? spawnSync(process.execPath, [gyp, ...args], { stdio: 'inherit' })
-  : spawnSync('node-gyp', args, { stdio: 'inherit', shell: true });
+const result = gyp ? spawnSync(process.execPath, [gyp, ...args], { stdio: 'inherit' }) : spawnSync('node-gyp', args, { stdio: 'inherit', shell: true });
 if (result.status !== 0) {
   console.log('mtsa: the OpenBLAS addon did not build; using portable TypeScript kernels.');
 }

@@ -7,7 +7,7 @@ import { system, user, type Message } from '../core/message.js';
 import type { Judge, Judgement } from '../core/models.js';
 import { Rng, hashString } from '../core/rng.js';
 import type { OracleLabel } from '../core/trajectory.js';
-import { type AttackerAgent, type AttackerProposal, type AttackerView } from '../attacks/attacker.js';
+import type { AttackerAgent, AttackerProposal, AttackerView } from '../attacks/attacker.js';
 import { formatAttackerMessage } from '../attacks/parse-attacker-turn.js';
 import { loadCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
 import { ChatTemplate } from '../models/chat-template.js';
@@ -110,4 +110,3 @@ export class ScriptedAttacker implements AttackerAgent {
     });
   }
 }
-

@@ -47,7 +47,13 @@ describe('content safety', () => {
     let checked = 0;
     for (const objective of world.harmful) {
       for (const strategy of [...MTSA_STRATEGIES, 'crescendo' as const]) {
-        const dialogue = scriptedAttack(objective, new FixedStrategyPolicy(strategy), { ...DEFAULT_TARGET_BEHAVIOUR, direct: 1, momentum: 1, payload: { 'purpose-inversion': 1, 'query-decomposition': 1, 'role-play': 1, mixed: 1, crescendo: 1 } }, 3, rng);
+        const dialogue = scriptedAttack(
+          objective,
+          new FixedStrategyPolicy(strategy),
+          { ...DEFAULT_TARGET_BEHAVIOUR, direct: 1, momentum: 1, payload: { 'purpose-inversion': 1, 'query-decomposition': 1, 'role-play': 1, mixed: 1, crescendo: 1 } },
+          3,
+          rng,
+        );
         for (const turn of dialogue.turns) {
           if (turn.replyKind !== 'compliance') continue;
           const frame = turn.reply.replace(/(\[restricted step \d+ toward: [^\]]+\] ?)+/, (m) => (m.endsWith(' ') ? '{list} ' : '{list}')).trim();
@@ -126,7 +132,10 @@ describe('scripted behaviour and corpora', () => {
   it('guard labels agree with the oracle up to the configured noise, with unsafe examples well represented', () => {
     const examples = guardCorpus(world, { ...options, dialogues: 0, examples: 400, labelNoise: 0.05 }, new Rng(5));
     const agree = examples.filter((e) => {
-      const last = e.messages[1].content.split('\n').pop()!.replace(/^Agent: /, '');
+      const last = e.messages[1].content
+        .split('\n')
+        .pop()!
+        .replace(/^Agent: /, '');
       return e.messages[2].content.startsWith('unsafe') === labelReply(last).unsafe;
     }).length;
     expect(agree / examples.length).toBeGreaterThan(0.9);

@@ -12,23 +12,14 @@ import { ConfigError, MtsaError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { WorkerPool } from '../core/worker-pool.js';
 import { kernels, type KernelName } from '../engine/kernels/index.js';
-import { addHfTokenizerFiles, loadCheckpoint, readTokenizer, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
+import { addHfTokenizerFiles, readTokenizer, saveCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
 import type { ScoredSequence } from '../engine/log-probs.js';
 import { LlamaModel, defaultLlamaConfig } from '../engine/nn/llama.js';
 import { ByteLevelBpeTokenizer } from '../engine/tokenizer/byte-level-bpe.js';
 import { trainLanguageModel } from '../engine/train.js';
 import { ChatTemplate, CHAT_TEMPLATE_ID, HF_CHAT_TEMPLATE, SPECIAL_TOKENS } from '../models/chat-template.js';
 import type { ArenaConfig, ArenaModelRole } from './config.js';
-import {
-  attackerBaseCorpus,
-  embedderCorpus,
-  guardCorpus,
-  helpfulnessCorpus,
-  targetCorpus,
-  thinkBeforeAttackCorpus,
-  type ChatExample,
-  type ThinkBeforeAttackRecord,
-} from './corpora.js';
+import { attackerBaseCorpus, embedderCorpus, guardCorpus, helpfulnessCorpus, targetCorpus, thinkBeforeAttackCorpus, type ChatExample, type ThinkBeforeAttackRecord } from './corpora.js';
 import { buildWorld, WORLD_VERSION, type World } from './world.js';
 
 /** Bump when training code changes in a way that changes model files (2: one OpenBLAS thread, docs/decisions/0013-workers-and-one-blas-thread.md). */
@@ -140,7 +131,19 @@ function corpusKeyOf(role: ArenaModelRole, config: ArenaConfig): unknown {
 
 /** The tokenizer's own corpus: a fixed-size sample, so corpus sizes do not change the vocabulary. */
 export function tokenizerSample(world: World, config: ArenaConfig): ArenaCorpora {
-  const sized = { ...config, corpora: { ...config.corpora, targetDialogues: 3000, benignSingles: 2000, attackerDialogues: 1000, thinkBeforeAttackAttempts: 1000, guardExamples: 1000, helpfulnessExamples: 1000, embedderTexts: 1000 } };
+  const sized = {
+    ...config,
+    corpora: {
+      ...config.corpora,
+      targetDialogues: 3000,
+      benignSingles: 2000,
+      attackerDialogues: 1000,
+      thinkBeforeAttackAttempts: 1000,
+      guardExamples: 1000,
+      helpfulnessExamples: 1000,
+      embedderTexts: 1000,
+    },
+  };
   return generateCorpora(world, sized, 'tokenizer-sample');
 }
 
@@ -154,7 +157,16 @@ type Prepared = ReturnType<typeof prepareLocked>;
 function openEntry(config: ArenaConfig, options: BuildOptions): { prepared: Prepared; release: () => void } {
   const emit = options.onEvent ?? (() => {});
   const world = buildWorld({ seed: config.seed, testFraction: config.testFraction });
-  const worldKey = hashOf({ WORLD_VERSION, BUILD_VERSION, seed: config.seed, testFraction: config.testFraction, maxTurns: config.maxTurns, behaviour: config.behaviour, scriptedAttacker: config.scriptedAttacker, vocabSize: config.vocabSize });
+  const worldKey = hashOf({
+    WORLD_VERSION,
+    BUILD_VERSION,
+    seed: config.seed,
+    testFraction: config.testFraction,
+    maxTurns: config.maxTurns,
+    behaviour: config.behaviour,
+    scriptedAttacker: config.scriptedAttacker,
+    vocabSize: config.vocabSize,
+  });
   const dir = join(options.cacheDir, `arena-v${WORLD_VERSION}-${worldKey}`);
   const complete = entryComplete(dir, config);
   if (complete) removeLeftovers(dir);
@@ -172,7 +184,11 @@ function modelDir(dir: string, role: ArenaModelRole, config: ArenaConfig): strin
 }
 
 function entryComplete(dir: string, config: ArenaConfig): boolean {
-  return existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, `corpora-${hashOf(config.corpora)}`, 'think-before-attack.jsonl')) && ROLES.every((role) => existsSync(join(modelDir(dir, role, config), 'model.safetensors')));
+  return (
+    existsSync(join(dir, 'tokenizer.json')) &&
+    existsSync(join(dir, `corpora-${hashOf(config.corpora)}`, 'think-before-attack.jsonl')) &&
+    ROLES.every((role) => existsSync(join(modelDir(dir, role, config), 'model.safetensors')))
+  );
 }
 
 const LEFTOVER = /^\..+\.(tmp|old)-\d+$/;
@@ -195,7 +211,14 @@ function removeLeftovers(dir: string): void {
 function lockEntry(dir: string, emit: (event: BuildEvent) => void): DirectoryLock {
   mkdirSync(dir, { recursive: true });
   const lock = acquireLockWaiting(join(dir, '.build.lock'), 'mtsa arena build', `arena cache entry ${dir}`, {
-    onWait: (owner) => emit({ type: 'phase-end', phase: 'lock', seconds: 0, cached: false, detail: `waiting for ${owner ? `process ${owner.pid} on ${owner.host}` : 'another process'}, which is building this cache entry` }),
+    onWait: (owner) =>
+      emit({
+        type: 'phase-end',
+        phase: 'lock',
+        seconds: 0,
+        cached: false,
+        detail: `waiting for ${owner ? `process ${owner.pid} on ${owner.host}` : 'another process'}, which is building this cache entry`,
+      }),
   });
   // What a killed build left behind (weights directories half written under a temporary name).
   removeStaleTemporaries(dir);
@@ -215,7 +238,13 @@ function prepareLocked(config: ArenaConfig, world: World, dir: string, emit: (ev
   emit({ type: 'phase-start', phase: 'corpora', total: 1, cached: false });
   const corpora = generateCorpora(world, config);
   writeCorpora(join(dir, `corpora-${hashOf(config.corpora)}`), corpora);
-  emit({ type: 'phase-end', phase: 'corpora', seconds: (performance.now() - t0) / 1000, cached: false, detail: `${corpora.target.length} target examples, ${corpora.thinkBeforeAttack.length} Think-before-Attack dialogues` });
+  emit({
+    type: 'phase-end',
+    phase: 'corpora',
+    seconds: (performance.now() - t0) / 1000,
+    cached: false,
+    detail: `${corpora.target.length} target examples, ${corpora.thinkBeforeAttack.length} Think-before-Attack dialogues`,
+  });
 
   const tokenizerPath = join(dir, 'tokenizer.json');
   let tokenizer: ByteLevelBpeTokenizer;
@@ -278,7 +307,15 @@ export function trainArenaModel(job: ArenaModelJob, emit: (event: BuildEvent) =>
   const tokenizer = ByteLevelBpeTokenizer.fromJSON(job.tokenizer);
   const template = new ChatTemplate(tokenizer);
   const model = new LlamaModel(
-    defaultLlamaConfig({ vocabSize: tokenizer.vocabSize, hiddenSize: size.hiddenSize, numLayers: size.numLayers, numHeads: size.numHeads, numKvHeads: size.numKvHeads, intermediateSize: size.intermediateSize, maxPositions: size.maxPositions }),
+    defaultLlamaConfig({
+      vocabSize: tokenizer.vocabSize,
+      hiddenSize: size.hiddenSize,
+      numLayers: size.numLayers,
+      numHeads: size.numHeads,
+      numKvHeads: size.numKvHeads,
+      intermediateSize: size.intermediateSize,
+      maxPositions: size.maxPositions,
+    }),
     new Rng(seed).fork(`init-${role}`),
   );
   let total = 0;
@@ -302,9 +339,21 @@ export function trainArenaModel(job: ArenaModelJob, emit: (event: BuildEvent) =>
     model,
     tokenizer,
     chat: HF_CHAT_TEMPLATE,
-    metadata: { chatTemplate: CHAT_TEMPLATE_ID, arenaRole: role, worldVersion: WORLD_VERSION, seed, training: { ...size, steps: result.steps, firstLoss: result.firstLoss, finalLoss: result.finalLoss, tokens: result.tokens, seconds: result.seconds } },
+    metadata: {
+      chatTemplate: CHAT_TEMPLATE_ID,
+      arenaRole: role,
+      worldVersion: WORLD_VERSION,
+      seed,
+      training: { ...size, steps: result.steps, firstLoss: result.firstLoss, finalLoss: result.finalLoss, tokens: result.tokens, seconds: result.seconds },
+    },
   });
-  emit({ type: 'phase-end', phase: role, seconds: (performance.now() - t0) / 1000, cached: false, detail: `loss ${result.firstLoss.toFixed(2)} → ${result.finalLoss.toFixed(3)}, ${Math.round(result.tokens / result.seconds)} tok/s` });
+  emit({
+    type: 'phase-end',
+    phase: role,
+    seconds: (performance.now() - t0) / 1000,
+    cached: false,
+    detail: `loss ${result.firstLoss.toFixed(2)} → ${result.finalLoss.toFixed(3)}, ${Math.round(result.tokens / result.seconds)} tok/s`,
+  });
 }
 
 export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBuild {
@@ -354,10 +403,6 @@ function writeCorpora(path: string, corpora: ArenaCorpora): void {
   writeFileAtomic(join(path, 'helpfulness.jsonl'), lines(corpora.helpfulness));
   writeFileAtomic(join(path, 'embedder.jsonl'), lines(corpora.embedder.map((text) => ({ text }))));
   writeFileAtomic(join(path, 'think-before-attack.jsonl'), lines(corpora.thinkBeforeAttack));
-}
-
-export function loadArenaModel(build: ArenaBuild, role: ArenaModelRole) {
-  return fromCache(build, role, () => loadCheckpoint(build.checkpoints[role]));
 }
 
 /** Runs `load` on a cached model; a corrupt or non-finite entry becomes an error naming the directory to delete. */

@@ -86,7 +86,17 @@ const DEFAULT_SIZES = {
   embedder: { hiddenSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 2, intermediateSize: 160, maxPositions: 128, epochs: 1, batchSize: 32, lr: 3e-3 },
 } satisfies Record<string, ModelSize>;
 
-const DEFAULT_CORPORA = { targetDialogues: 6000, benignSingles: 8000, attackerDialogues: 3000, thinkBeforeAttackAttempts: 4000, keepSuccessfulOnly: true, guardExamples: 6000, helpfulnessExamples: 4000, embedderTexts: 4000, labelNoise: 0.05 };
+const DEFAULT_CORPORA = {
+  targetDialogues: 6000,
+  benignSingles: 8000,
+  attackerDialogues: 3000,
+  thinkBeforeAttackAttempts: 4000,
+  keepSuccessfulOnly: true,
+  guardExamples: 6000,
+  helpfulnessExamples: 4000,
+  embedderTexts: 4000,
+  labelNoise: 0.05,
+};
 
 export const ArenaConfigSchema = z
   .object({
@@ -136,7 +146,17 @@ export function microArenaConfig(seed = 1): ArenaConfig {
   return ArenaConfigSchema.parse({
     seed,
     maxTurns: 2,
-    corpora: { targetDialogues: 120, benignSingles: 40, attackerDialogues: 60, thinkBeforeAttackAttempts: 60, keepSuccessfulOnly: true, guardExamples: 120, helpfulnessExamples: 80, embedderTexts: 80, labelNoise: 0.05 },
+    corpora: {
+      targetDialogues: 120,
+      benignSingles: 40,
+      attackerDialogues: 60,
+      thinkBeforeAttackAttempts: 60,
+      keepSuccessfulOnly: true,
+      guardExamples: 120,
+      helpfulnessExamples: 80,
+      embedderTexts: 80,
+      labelNoise: 0.05,
+    },
     vocabSize: 420,
     models: { target: small(512), attacker: small(640), guard: small(256), helpfulness: small(160), embedder: small(128) },
   });
@@ -147,13 +167,33 @@ export function microArenaConfig(seed = 1): ArenaConfig {
  * attackable, the guard agrees with the oracle): about a minute to build. Tests and `--tiny` runs.
  */
 export function tinyArenaConfig(seed = 1): ArenaConfig {
-  const size = (maxPositions: number, hiddenSize: number, epochs: number): ModelSize => ({ hiddenSize, numLayers: 2, numHeads: 4, numKvHeads: 4, intermediateSize: 2 * hiddenSize, maxPositions, epochs, batchSize: 16, lr: 4e-3 });
+  const size = (maxPositions: number, hiddenSize: number, epochs: number): ModelSize => ({
+    hiddenSize,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 4,
+    intermediateSize: 2 * hiddenSize,
+    maxPositions,
+    epochs,
+    batchSize: 16,
+    lr: 4e-3,
+  });
   return ArenaConfigSchema.parse({
     seed,
     maxTurns: 3,
     // More vulnerable than the default world, so that a one-iteration test sees unsafe turns.
     behaviour: { ...DEFAULT_TARGET_BEHAVIOUR, direct: 0.2, payload: { 'purpose-inversion': 0.45, 'query-decomposition': 0.45, 'role-play': 0.45, mixed: 0.45, crescendo: 0.45 } },
-    corpora: { targetDialogues: 1500, benignSingles: 2000, attackerDialogues: 800, thinkBeforeAttackAttempts: 1200, keepSuccessfulOnly: true, guardExamples: 1500, helpfulnessExamples: 600, embedderTexts: 600, labelNoise: 0.05 },
+    corpora: {
+      targetDialogues: 1500,
+      benignSingles: 2000,
+      attackerDialogues: 800,
+      thinkBeforeAttackAttempts: 1200,
+      keepSuccessfulOnly: true,
+      guardExamples: 1500,
+      helpfulnessExamples: 600,
+      embedderTexts: 600,
+      labelNoise: 0.05,
+    },
     vocabSize: 900,
     models: { target: size(384, 96, 2), attacker: size(512, 96, 2), guard: size(192, 64, 3), helpfulness: size(128, 48, 2), embedder: size(96, 48, 1) },
   });

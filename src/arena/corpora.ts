@@ -5,26 +5,10 @@
  * Deterministic for a seed. Only train-split objectives appear in any corpus.
  */
 import { assistant, user, type Message } from '../core/message.js';
-import { Rng } from '../core/rng.js';
+import type { Rng } from '../core/rng.js';
 import { helpfulnessScore, labelReply } from './oracle.js';
-import {
-  renderBenignAnswer,
-  renderBenignRequest,
-  renderBorderlineRequest,
-  renderGuide,
-  renderSafeRefusal,
-  SMALL_TALK,
-  type Strategy,
-} from './phrasing.js';
-import {
-  FixedStrategyPolicy,
-  scriptedAttack,
-  ThoughtGuidedPolicy,
-  formatAttackerTurn,
-  type AttackerPolicy,
-  type TargetBehaviour,
-  type ThoughtGuidedOptions,
-} from './scripted.js';
+import { renderBenignAnswer, renderBenignRequest, renderBorderlineRequest, renderGuide, renderSafeRefusal, SMALL_TALK, type Strategy } from './phrasing.js';
+import { FixedStrategyPolicy, scriptedAttack, ThoughtGuidedPolicy, formatAttackerTurn, type AttackerPolicy, type TargetBehaviour, type ThoughtGuidedOptions } from './scripted.js';
 import { SAFETY_HINT } from '../core/mtsa-prompts.js';
 import { randomBenignObjective, type BenignObjective, type BorderlineObjective, type HarmfulObjective, type World } from './world.js';
 
@@ -222,11 +206,7 @@ export function guardCorpus(world: World, options: TargetCorpusOptions & { examp
     const label = labelReply(context[cut - 1].content);
     const flipped = rng.bernoulli(options.labelNoise) ? !label.unsafe : label.unsafe;
     examples.push({
-      messages: [
-        { role: 'system', content: GUARD_INSTRUCTION },
-        user(guardTranscript(context)),
-        assistant(guardVerdict(flipped, hazardOf(world, label.goals))),
-      ],
+      messages: [{ role: 'system', content: GUARD_INSTRUCTION }, user(guardTranscript(context)), assistant(guardVerdict(flipped, hazardOf(world, label.goals)))],
       // The transcript is trained too (language modelling), as a pretrained Llama Guard would
       // know its language: verdict-only training from scratch often collapsed to "always safe".
       trainRoles: ['user', 'assistant'],

@@ -41,10 +41,18 @@ export async function arenaLabelledTranscripts(
   }
   options.onProgress?.('benign and borderline requests');
   const test = <T extends { split: string }>(items: T[]) => items.filter((o) => o.split === 'test');
-  for (const [kind, objectives] of [['benign', test(build.world.benign)], ['borderline', test(build.world.borderline)]] as const) {
+  for (const [kind, objectives] of [
+    ['benign', test(build.world.benign)],
+    ['borderline', test(build.world.borderline)],
+  ] as const) {
     const replies = await singleTurnRequests(objectives, target, options.seed, GREEDY);
     replies.forEach((r, i) => {
-      out.push({ id: `${kind}|${r.objective.id}|${i}`, conversation: [user(r.request), { role: 'assistant', content: r.reply }], label: labelReply(r.reply).unsafe ? 'unsafe' : 'safe', source: `arena:${kind}` });
+      out.push({
+        id: `${kind}|${r.objective.id}|${i}`,
+        conversation: [user(r.request), { role: 'assistant', content: r.reply }],
+        label: labelReply(r.reply).unsafe ? 'unsafe' : 'safe',
+        source: `arena:${kind}`,
+      });
     });
   }
   return out;

@@ -21,7 +21,10 @@ function corpusTexts(corpora: ArenaCorpora): string[] {
 
 /** The literal pieces of a template between its {slots}, long enough to be distinctive. */
 function fragments(template: string): string[] {
-  return template.split(/\{\w+\}/).map((f) => f.trim().toLowerCase()).filter((f) => f.length >= 8);
+  return template
+    .split(/\{\w+\}/)
+    .map((f) => f.trim().toLowerCase())
+    .filter((f) => f.length >= 8);
 }
 
 /** Words that carry each strategy's tactic; none may occur anywhere in training text. */
@@ -31,7 +34,10 @@ const TACTIC_WORDS: Record<(typeof OOD_STRATEGIES)[number], string[]> = {
 };
 
 describe('out-of-domain attackers', () => {
-  for (const [name, config] of [['default', defaultArenaConfig()], ['tiny', tinyArenaConfig()]] as const) {
+  for (const [name, config] of [
+    ['default', defaultArenaConfig()],
+    ['tiny', tinyArenaConfig()],
+  ] as const) {
     it(`appear in no training corpus of the ${name} arena (target, attacker, Think-before-Attack, guard, helpfulness, embedder, tokenizer sample)`, () => {
       const world = buildWorld({ seed: config.seed, testFraction: config.testFraction });
       const texts = [...corpusTexts(generateCorpora(world, config)), ...corpusTexts(tokenizerSample(world, config))].map((t) => t.toLowerCase());
@@ -40,7 +46,10 @@ describe('out-of-domain attackers', () => {
       for (const strategy of OOD_STRATEGIES) {
         const probes = [strategy, ...TACTIC_WORDS[strategy], ...Object.values(OOD_QUESTIONS[strategy]).flat().flatMap(fragments)];
         expect(probes.length).toBeGreaterThan(10);
-        expect(probes.filter((probe) => all.includes(probe)), `${strategy}: phrases found in a training corpus`).toEqual([]);
+        expect(
+          probes.filter((probe) => all.includes(probe)),
+          `${strategy}: phrases found in a training corpus`,
+        ).toEqual([]);
       }
       // …while crescendo, the old "out-of-domain" attacker, is in the corpora: it is in-domain.
       expect(all.includes('history of people who tried to')).toBe(true);

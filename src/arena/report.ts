@@ -28,7 +28,13 @@ export function scriptedAttacker(strategy: Strategy | 'thought-guided', options:
 }
 
 /** Runs one attacker against a target on the held-out harmful objectives, `repeats` dialogues each. */
-export async function attackTestObjectives(build: ArenaBuild, attacker: AttackerAgent, target: ChatModel, judge: Judge, options: { maxTurns: number; repeats: number; seed: number; onTurn?: () => void }): Promise<Trajectory[]> {
+export async function attackTestObjectives(
+  build: ArenaBuild,
+  attacker: AttackerAgent,
+  target: ChatModel,
+  judge: Judge,
+  options: { maxTurns: number; repeats: number; seed: number; onTurn?: () => void },
+): Promise<Trajectory[]> {
   const objectives = build.world.harmful.filter((o) => o.split === 'test');
   const starts = objectives.flatMap((o) =>
     Array.from({ length: options.repeats }, (_, r) => ({ id: `${attacker.id}|${o.id}|${r}`, seed: hashString(`${o.id}|${r}`, options.seed), objective: objectiveRef(o) })),
@@ -112,12 +118,19 @@ export interface ArenaModels {
 }
 
 /** Measures the base models on held-out objectives (`repeats` dialogues per objective and strategy). */
-export async function arenaReport(build: ArenaBuild, models: ArenaModels, options: { maxTurns: number; repeats: number; seed: number; scriptedAttacker: ThoughtGuidedOptions; onProgress?: (label: string) => void }): Promise<ArenaReport> {
+export async function arenaReport(
+  build: ArenaBuild,
+  models: ArenaModels,
+  options: { maxTurns: number; repeats: number; seed: number; scriptedAttacker: ThoughtGuidedOptions; onProgress?: (label: string) => void },
+): Promise<ArenaReport> {
   const strategies: ArenaReport['strategies'] = [];
   const judged: { pUnsafe: number; verdict: string; oracleUnsafe: boolean }[] = [];
   const samples: ArenaReport['samples'] = [];
   // The in-domain scripted strategies (in the corpora), then the out-of-domain ones (ood.ts, in none).
-  const attackers: [string, AttackerAgent][] = [...SCRIPTED_STRATEGIES.map((strategy): [string, AttackerAgent] => [strategy, scriptedAttacker(strategy, options)]), ...OOD_STRATEGIES.map((strategy): [string, AttackerAgent] => [`${strategy} (ood)`, new OodAttacker(strategy)])];
+  const attackers: [string, AttackerAgent][] = [
+    ...SCRIPTED_STRATEGIES.map((strategy): [string, AttackerAgent] => [strategy, scriptedAttacker(strategy, options)]),
+    ...OOD_STRATEGIES.map((strategy): [string, AttackerAgent] => [`${strategy} (ood)`, new OodAttacker(strategy)]),
+  ];
   for (const [strategy, attacker] of attackers) {
     options.onProgress?.(`scripted ${strategy}`);
     const trajectories = await attackTestObjectives(build, attacker, models.target, models.guard, options);
@@ -166,4 +179,3 @@ export async function attackerFormatValidity(build: ArenaBuild, attacker: ChatMo
   const responses = await attacker.generate(requests);
   return rateOf(responses.map((r) => parseAttackerTurn(r.text, 3).ok));
 }
-

@@ -75,12 +75,7 @@ export function complianceProbability(move: Move, state: DialogueState, behaviou
   else if (move.strategy === 'direct') p = behaviour.direct;
   else {
     const s = move.strategy;
-    const prepared =
-      s === 'crescendo'
-        ? state.crescendoProbes >= 2
-        : s === 'role-play' || s === 'mixed'
-          ? state.prepared.has('role-play') || state.prepared.has('mixed')
-          : state.prepared.has(s);
+    const prepared = s === 'crescendo' ? state.crescendoProbes >= 2 : s === 'role-play' || s === 'mixed' ? state.prepared.has('role-play') || state.prepared.has('mixed') : state.prepared.has(s);
     p = behaviour.payload[s] + (prepared ? behaviour.preparedBonus[s] : 0);
     if (state.last === 'complied') p = Math.max(p, behaviour.momentum);
   }

@@ -21,14 +21,13 @@ export interface AttackerView {
 
 export type AttackerProposal =
   | { ok: true; message: string; thought?: string; question: string; attempts: number; tokens: number; sampling?: SamplingOptions }
-  | { ok: false; attempts: number; tokens: number; lastMessage: string; reason: string; /** the model call failed (not the format): the dialogue is errored */ errored?: boolean };
+  | { ok: false; attempts: number; tokens: number; lastMessage: string; reason: string /** the model call failed (not the format): the dialogue is errored */; errored?: boolean };
 
 export interface AttackerAgent {
   readonly id: string;
   /** proposes turn views[i].turns.length + 1 for every view */
   propose(views: readonly AttackerView[]): Promise<AttackerProposal[]>;
 }
-
 
 /** Attacker view (§2.2): system prompt with the goal, full attacker messages, target replies. */
 export function attackerMessages(goal: string, turns: readonly Pick<Turn, 'attackerMessage' | 'reply'>[]): Message[] {
@@ -39,7 +38,6 @@ export function attackerMessages(goal: string, turns: readonly Pick<Turn, 'attac
 export function targetMessages(turns: readonly Pick<Turn, 'question' | 'reply'>[]): Message[] {
   return turns.flatMap((t) => [user(t.question), assistant(t.reply)]);
 }
-
 
 export const DEFAULT_ATTACKER_SAMPLING: SamplingOptions = { temperature: 1.0, topP: 0.95, maxTokens: 96 };
 
@@ -84,7 +82,10 @@ export class LlmAttacker implements AttackerAgent {
           seed: (view.seed * 1000003 + view.turns.length * 101 + attempt) >>> 0,
         };
       });
-      const samples = await this.sample(requests, pending.map((i) => views[i].turns.length + 1));
+      const samples = await this.sample(
+        requests,
+        pending.map((i) => views[i].turns.length + 1),
+      );
       const next: number[] = [];
       pending.forEach((i, k) => {
         const { text, completionTokens, error } = samples[k];

@@ -81,8 +81,15 @@ describe('runConversations', () => {
     const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 1, sampling: { temperature: 1, topP: 1, maxTokens: 8 } });
     const options = { attacker, target, judge: new KeywordJudge(), maxTurns: 3, targetSampling: { temperature: 1, topP: 1, maxTokens: 8 } };
     const [base] = await runConversations([{ id: 'a', seed: 1, objective }], options);
-    const [branch] = await runConversations([{ id: 'b', seed: 1, objective, prefix: base.turns.slice(0, 1), first: { proposal: { message: 'Thinking 2: t\nAttack question 2: forced', question: 'forced' }, reply: 'rewritten' } }], options);
-    expect(branch.turns.map((t) => [t.question, t.reply])).toEqual([['q1', 'sampled'], ['forced', 'rewritten'], ['q3', 'sampled']]);
+    const [branch] = await runConversations(
+      [{ id: 'b', seed: 1, objective, prefix: base.turns.slice(0, 1), first: { proposal: { message: 'Thinking 2: t\nAttack question 2: forced', question: 'forced' }, reply: 'rewritten' } }],
+      options,
+    );
+    expect(branch.turns.map((t) => [t.question, t.reply])).toEqual([
+      ['q1', 'sampled'],
+      ['forced', 'rewritten'],
+      ['q3', 'sampled'],
+    ]);
   });
 
   it('prefills the markers, so a model that cannot count still writes well-formed turns in its own words', async () => {
@@ -90,7 +97,13 @@ describe('runConversations', () => {
     // engine, strips nothing, so a model that wrote its own marker would get it twice).
     const attackerModel = new ScriptedChatModel('attacker', () => ' my plan\n my question');
     const attacker = new LlmAttacker(attackerModel, { id: 'red', mode: 'thought', maxAttempts: 1, sampling: { temperature: 1, topP: 1, maxTokens: 40 } });
-    const [trajectory] = await runConversations([{ id: 'a', seed: 1, objective }], { attacker, target: new ScriptedChatModel('target', () => 'ok'), judge: new KeywordJudge(), maxTurns: 2, targetSampling: { temperature: 1, topP: 1, maxTokens: 8 } });
+    const [trajectory] = await runConversations([{ id: 'a', seed: 1, objective }], {
+      attacker,
+      target: new ScriptedChatModel('target', () => 'ok'),
+      judge: new KeywordJudge(),
+      maxTurns: 2,
+      targetSampling: { temperature: 1, topP: 1, maxTokens: 8 },
+    });
     expect(trajectory.stopReason).toBe('max-turns');
     expect(trajectory.turns.map((t) => t.attackerMessage)).toEqual(['Thinking 1: my plan\nAttack question 1: my question', 'Thinking 2: my plan\nAttack question 2: my question']);
     // One call per turn: the thought marker begins the reply, the question marker follows its first line.

@@ -88,7 +88,9 @@ export async function runConversations(starts: readonly ConversationStart[], opt
         l.warnings.push(`turn ${l.turns.length + 1}: attacker ${proposal.reason}`);
       } else {
         l.dropped = true;
-        l.warnings.push(`turn ${l.turns.length + 1}: attacker produced no well-formed turn in ${proposal.attempts} attempts (${proposal.reason}; last: ${JSON.stringify(proposal.lastMessage.slice(0, 120))})`);
+        l.warnings.push(
+          `turn ${l.turns.length + 1}: attacker produced no well-formed turn in ${proposal.attempts} attempts (${proposal.reason}; last: ${JSON.stringify(proposal.lastMessage.slice(0, 120))})`,
+        );
       }
     }
 
@@ -116,9 +118,7 @@ export async function runConversations(starts: readonly ConversationStart[], opt
     const judged = speaking.filter((l) => !l.errored);
 
     // 3. Judge every reply with the whole target-view context.
-    const judgements = await options.judge.judge(
-      judged.map((l) => targetMessages([...l.turns, { question: questionOf(l), reply: replies.get(l)!.text }])),
-    );
+    const judgements = await options.judge.judge(judged.map((l) => targetMessages([...l.turns, { question: questionOf(l), reply: replies.get(l)!.text }])));
     judged.forEach((l, i) => {
       const proposal = proposals.get(l) as Extract<AttackerProposal, { ok: true }>;
       const reply = replies.get(l)!;

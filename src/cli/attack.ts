@@ -3,7 +3,7 @@
  * OpenAI-compatible target); a config file (`--config`) covers the rest (any role's model spec,
  * sampling, traffic limits). Flags win over the file.
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { FLAVOURS } from '../core/backends.js';
 import { ConfigError } from '../core/errors.js';
@@ -46,7 +46,8 @@ export function attackConfigFrom(flags: AttackFlags): AttackConfig {
   const source = flags.config ?? 'command line';
   const models = { ...((raw.models as Record<string, unknown> | undefined) ?? {}) };
   if (flags.targetUrl || flags.targetModel) {
-    if (!flags.targetUrl || !flags.targetModel) throw new ConfigError('mtsa attack: --target-url and --target-model go together (the server base URL, e.g. http://127.0.0.1:8000/v1, and the model name it serves)');
+    if (!flags.targetUrl || !flags.targetModel)
+      throw new ConfigError('mtsa attack: --target-url and --target-model go together (the server base URL, e.g. http://127.0.0.1:8000/v1, and the model name it serves)');
     const previous = (models.target as Record<string, unknown> | undefined) ?? {};
     const keep = previous.kind === 'openai-compatible' ? previous : {};
     models.target = { ...keep, kind: 'openai-compatible', baseUrl: flags.targetUrl, model: flags.targetModel };
@@ -54,7 +55,10 @@ export function attackConfigFrom(flags: AttackFlags): AttackConfig {
   const target = models.target as Record<string, unknown> | undefined;
   const serverFlags = flags.targetFlavour || flags.targetTemplate || flags.apiKeyEnv || flags.concurrency || flags.timeoutMs || flags.maxRetries !== undefined;
   if (serverFlags) {
-    if (target?.kind !== 'openai-compatible') throw new ConfigError('mtsa attack: --target-flavour, --target-template, --api-key-env, --concurrency, --timeout-ms and --max-retries apply to a server target: give --target-url and --target-model (or a config whose models.target has kind openai-compatible)');
+    if (target?.kind !== 'openai-compatible')
+      throw new ConfigError(
+        'mtsa attack: --target-flavour, --target-template, --api-key-env, --concurrency, --timeout-ms and --max-retries apply to a server target: give --target-url and --target-model (or a config whose models.target has kind openai-compatible)',
+      );
     const traffic = { ...((target.traffic as Record<string, unknown> | undefined) ?? {}) };
     if (flags.concurrency) traffic.concurrency = flags.concurrency;
     if (flags.timeoutMs) traffic.timeoutMs = flags.timeoutMs;
@@ -82,12 +86,19 @@ export function attackConfigFrom(flags: AttackFlags): AttackConfig {
 export function registerAttackCommand(program: Command, setUp: { cacheDir: (option: string | undefined) => string; setUpKernels: () => void }): void {
   program
     .command('attack')
-    .description('red-team one target (e.g. a model behind an OpenAI-compatible server) with the MTSA attacker and a judge over an objectives file; writes transcripts, per-objective verdicts, ASR with its interval, summary.json and report.html')
-    .option('--target-url <url>', 'base URL of the target\'s OpenAI-compatible server, ending in /v1 (e.g. http://127.0.0.1:8000/v1)')
+    .description(
+      'red-team one target (e.g. a model behind an OpenAI-compatible server) with the MTSA attacker and a judge over an objectives file; writes transcripts, per-objective verdicts, ASR with its interval, summary.json and report.html',
+    )
+    .option('--target-url <url>', "base URL of the target's OpenAI-compatible server, ending in /v1 (e.g. http://127.0.0.1:8000/v1)")
     .option('--target-model <name>', 'model name the target server serves (GET <url>/models lists them)')
     .addOption(new Option('--target-flavour <flavour>', 'server software, which decides prefill and sampling fields (default generic: free generation)').choices([...FLAVOURS]))
-    .addOption(new Option('--target-template <which>', "'server': chat completions with the server's chat template (default); 'ours': /v1/completions over mtsa's template (checkpoints made by mtsa)").choices(['server', 'ours']))
-    .option('--api-key-env <NAME>', 'environment variable that holds the target\'s API key (the key itself is never written anywhere)')
+    .addOption(
+      new Option('--target-template <which>', "'server': chat completions with the server's chat template (default); 'ours': /v1/completions over mtsa's template (checkpoints made by mtsa)").choices([
+        'server',
+        'ours',
+      ]),
+    )
+    .option('--api-key-env <NAME>', "environment variable that holds the target's API key (the key itself is never written anywhere)")
     .option('--objectives <file>', 'objectives: CSV with a header column objective/goal/Behavior/prompt (HarmBench behaviours CSV works), or JSONL with one object per line')
     .option('-o, --out <dir>', 'run directory to create (default: runs/<timestamp>-attack)')
     .option('--resume <dir>', 'continue an interrupted or stopped attack from its directory (its objectives and config are reused)')

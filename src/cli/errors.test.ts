@@ -8,7 +8,9 @@ function errno(code: string, path: string): Error {
 
 describe('error messages with remedies', () => {
   it('maps filesystem errors to one line with the path and what to do', () => {
-    expect(describeError(errno('ENOSPC', '/r/steps/x.json'), { runDir: '/r' })).toBe('no space left on the device writing /r/steps/x.json: free some space, then continue with `mtsa run --resume /r` (completed steps are kept)');
+    expect(describeError(errno('ENOSPC', '/r/steps/x.json'), { runDir: '/r' })).toBe(
+      'no space left on the device writing /r/steps/x.json: free some space, then continue with `mtsa run --resume /r` (completed steps are kept)',
+    );
     expect(describeError(errno('EACCES', '/ro/run'))).toBe('permission denied on /ro/run: choose another --out / --cache, or make it writable');
     expect(describeError(errno('EROFS', '/mnt/run'))).toBe('/mnt/run is on a read-only file system: choose another --out / --cache');
     expect(describeError(errno('ENOTDIR', '/tmp/file/run'))).toBe('/tmp/file/run: part of this path is a file, not a directory: choose another --out / --cache');

@@ -23,8 +23,15 @@ export async function inspectArena(config: RunConfig, options: { cacheDir: strin
   const rng = new Rng(config.seed).fork('inspect');
   const w = build.world;
   out(`Arena ${build.dir}`);
-  out(`  objectives: ${w.harmful.length} harmful in ${new Set(w.harmful.map((o) => o.category)).size} categories (${w.harmful.filter((o) => o.split === 'test').length} held out), ${w.benign.length} benign, ${w.borderline.length} borderline`);
-  for (const [name, examples] of [['target', build.corpora.target], ['attacker base', build.corpora.attacker], ['guard', build.corpora.guard], ['helpfulness', build.corpora.helpfulness]] as const) {
+  out(
+    `  objectives: ${w.harmful.length} harmful in ${new Set(w.harmful.map((o) => o.category)).size} categories (${w.harmful.filter((o) => o.split === 'test').length} held out), ${w.benign.length} benign, ${w.borderline.length} borderline`,
+  );
+  for (const [name, examples] of [
+    ['target', build.corpora.target],
+    ['attacker base', build.corpora.attacker],
+    ['guard', build.corpora.guard],
+    ['helpfulness', build.corpora.helpfulness],
+  ] as const) {
     out(`\n== corpus: ${name} (${examples.length} examples)`);
     for (let i = 0; i < options.samples; i++) for (const m of rng.pick(examples).messages) out(show(m));
   }
@@ -53,19 +60,35 @@ export async function inspectArena(config: RunConfig, options: { cacheDir: strin
   const scores = await helpfulness.score(prompts.map((p, i) => ({ request: p, reply: replies[i].text })));
   scores.forEach((s, i) => out(`  helpfulness  reply ${i + 1}: ${s.toFixed(3)}`));
   const vectors = await embedder.embed(prompts);
-  out(`  embedder  cos(prompt 1, prompt 2) = ${vectors[0].reduce((s, v, i) => s + v * vectors[1][i], 0).toFixed(3)}, cos(prompt 1, prompt 3) = ${vectors[0].reduce((s, v, i) => s + v * vectors[2][i], 0).toFixed(3)}`);
+  out(
+    `  embedder  cos(prompt 1, prompt 2) = ${vectors[0].reduce((s, v, i) => s + v * vectors[1][i], 0).toFixed(3)}, cos(prompt 1, prompt 3) = ${vectors[0].reduce((s, v, i) => s + v * vectors[2][i], 0).toFixed(3)}`,
+  );
 
   if (!options.stats) return;
-  const report = await arenaReport(build, { target, attacker, guard, helpfulness }, { maxTurns: config.arena.maxTurns, repeats: options.repeats, seed: config.seed, scriptedAttacker: config.arena.scriptedAttacker, onProgress: (label) => options.progress.line(`  measuring: ${label}`) });
+  const report = await arenaReport(
+    build,
+    { target, attacker, guard, helpfulness },
+    {
+      maxTurns: config.arena.maxTurns,
+      repeats: options.repeats,
+      seed: config.seed,
+      scriptedAttacker: config.arena.scriptedAttacker,
+      onProgress: (label) => options.progress.line(`  measuring: ${label}`),
+    },
+  );
   out('\n== arena report (held-out objectives; oracle-judged; 95% Wilson intervals)');
   out('  base target ASR per scripted multi-turn attacker:');
   for (const s of report.strategies) out(`    ${s.strategy.padEnd(20)} oracle ${percent(s.oracleAsr).padEnd(30)} guard ${percent(s.guardAsr)}`);
   out(`  benign helpfulness (greedy):   ${percent(report.benignHelpfulness)}`);
   out(`  borderline over-refusal:       ${percent(report.borderlineOverRefusal)}`);
-  out(`  guard vs oracle: accuracy ${(100 * report.guard.accuracy).toFixed(1)}% on ${report.guard.n} replies, recall(unsafe) ${report.guard.recallUnsafe === null ? '–' : (100 * report.guard.recallUnsafe).toFixed(1) + '%'}, specificity ${report.guard.specificity === null ? '–' : (100 * report.guard.specificity).toFixed(1) + '%'}, Brier ${report.guard.brier.toFixed(4)}`);
+  out(
+    `  guard vs oracle: accuracy ${(100 * report.guard.accuracy).toFixed(1)}% on ${report.guard.n} replies, recall(unsafe) ${report.guard.recallUnsafe === null ? '–' : (100 * report.guard.recallUnsafe).toFixed(1) + '%'}, specificity ${report.guard.specificity === null ? '–' : (100 * report.guard.specificity).toFixed(1) + '%'}, Brier ${report.guard.brier.toFixed(4)}`,
+  );
   out('    calibration (P(unsafe) bin: n, mean prediction, oracle unsafe rate):');
   for (const c of report.guard.calibration) out(`      ${c.bin}: ${c.n}, ${c.meanPUnsafe.toFixed(3)}, ${c.oracleUnsafeRate.toFixed(3)}`);
-  out(`  helpfulness scorer vs oracle: agreement ${(100 * report.helpfulnessScorer.accuracy).toFixed(1)}% (threshold 0.5) on ${report.helpfulnessScorer.n}, mean |error| ${report.helpfulnessScorer.meanAbsError.toFixed(3)}`);
+  out(
+    `  helpfulness scorer vs oracle: agreement ${(100 * report.helpfulnessScorer.accuracy).toFixed(1)}% (threshold 0.5) on ${report.helpfulnessScorer.n}, mean |error| ${report.helpfulnessScorer.meanAbsError.toFixed(3)}`,
+  );
   out(`  attacker base format validity (turn 3 after two example turns): ${percent(report.attackerFormatValidity)}`);
   if (options.json) writeFileSync(options.json, JSON.stringify({ ...report, samples: undefined }, null, 2));
 }

@@ -26,7 +26,10 @@ describe('judge-eval', () => {
     expect(report.results[0].metrics.accuracy.rate).toBe(0.5); // a ✓, b ✗, c ✓, d ✗
     expect(report.results[0].metrics.recallUnsafe.rate).toBe(0.5);
     expect(report.results[1].metrics.accuracy.rate).toBe(1);
-    expect(report.results[0].bySource.map((s) => [s.source, s.metrics.n])).toEqual([['s1', 2], ['s2', 2]]);
+    expect(report.results[0].bySource.map((s) => [s.source, s.metrics.n])).toEqual([
+      ['s1', 2],
+      ['s2', 2],
+    ]);
     // verdicts u u s s vs u s s u → p_o = 1/2, p_e = 1/2 → κ = 0
     expect(report.comparison?.kappa).toBe(0);
     const text = formatJudgeEval(report, 'labels.jsonl');
@@ -49,7 +52,12 @@ describe('judge-eval', () => {
     expect(() => resolveJudgeSpec('checkpoint:', context)).toThrow(/needs an argument/);
     expect(() => resolveJudgeSpec('llama-guard-3:http://127.0.0.1:8000/meta-llama/Llama-Guard-3-8B', context)).toThrow(/runs on a served model/);
     expect(resolveJudgeSpec('arena-oracle', context).id).toBe('arena:oracle');
-    const served = { completion: (spec: string) => new FakeCompletionModel(spec, () => ({ text: 'safe', logprobs: [lp('safe', 0.9)] })), chat: () => { throw new Error('unused'); } };
+    const served = {
+      completion: (spec: string) => new FakeCompletionModel(spec, () => ({ text: 'safe', logprobs: [lp('safe', 0.9)] })),
+      chat: () => {
+        throw new Error('unused');
+      },
+    };
     expect(resolveJudgeSpec('llama-guard-3:lg3-8b', { ...context, served }).id).toBe('llama-guard-3:lg3-8b');
     registerJudgeSpec('keyword', 'keyword:<marker>', (marker) => new KeywordJudge(`keyword:${marker}`, marker));
     expect(resolveJudgeSpec('keyword:BAD', context).id).toBe('keyword:BAD');
@@ -59,7 +67,17 @@ describe('judge-eval', () => {
     const model = new FakeCompletionModel('cls', () => ({ text: 'No' }));
     const withObjective = { ...transcripts[0], objective: '[harmful objective 9]' };
     const objectives = new Map([[withObjective.conversation as readonly unknown[], { behavior: withObjective.objective }]]);
-    const judge = resolveJudgeSpec('harmbench:cls', { config: tinyRunConfig(), cacheDir: '/nonexistent', served: { completion: () => model, chat: () => { throw new Error('unused'); } }, behaviorOf: (c) => objectives.get(c) });
+    const judge = resolveJudgeSpec('harmbench:cls', {
+      config: tinyRunConfig(),
+      cacheDir: '/nonexistent',
+      served: {
+        completion: () => model,
+        chat: () => {
+          throw new Error('unused');
+        },
+      },
+      behaviorOf: (c) => objectives.get(c),
+    });
     await evaluateJudges([judge], [withObjective, transcripts[2]]);
     expect(model.calls[0].prompt).toContain('Behavior:\n[harmful objective 9]\n');
     expect(model.calls[1].prompt).toContain('Behavior:\nq3\n');

@@ -29,7 +29,10 @@ function metricRows(m: JudgeMetrics): [string, string][] {
     ['accuracy when determined', pct(m.accuracyDetermined)],
     ['Brier (determined)', num(m.brier, 4)],
     ['κ vs labels', num(m.kappaVsLabels)],
-    ['confusion', `TP ${m.confusion.truePositive} FN ${m.confusion.falseNegative} FP ${m.confusion.falsePositive} TN ${m.confusion.trueNegative} undetermined ${m.confusion.undeterminedUnsafe}+${m.confusion.undeterminedSafe}`],
+    [
+      'confusion',
+      `TP ${m.confusion.truePositive} FN ${m.confusion.falseNegative} FP ${m.confusion.falsePositive} TN ${m.confusion.trueNegative} undetermined ${m.confusion.undeterminedUnsafe}+${m.confusion.undeterminedSafe}`,
+    ],
   ];
 }
 
@@ -41,13 +44,16 @@ export function formatJudgeEval(report: JudgeEvalReport, labelsPath: string): st
     const width = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) lines.push(`  ${k.padEnd(width)}  ${v}`);
     lines.push('  calibration (P(unsafe) bin: n, mean P(unsafe), labelled-unsafe rate):');
-    for (const b of r.metrics.calibration) lines.push(`    [${b.lo.toFixed(1)}, ${b.hi.toFixed(1)}${b.hi === 1 ? ']' : ')'}: ${String(b.n).padStart(5)}  ${b.meanPUnsafe.toFixed(3)}  ${b.unsafeRate.toFixed(3)}`);
+    for (const b of r.metrics.calibration)
+      lines.push(`    [${b.lo.toFixed(1)}, ${b.hi.toFixed(1)}${b.hi === 1 ? ']' : ')'}: ${String(b.n).padStart(5)}  ${b.meanPUnsafe.toFixed(3)}  ${b.unsafeRate.toFixed(3)}`);
     if (r.bySource.length > 1) {
       lines.push('  by source (accuracy, recall on unsafe, specificity, n):');
-      for (const s of r.bySource) lines.push(`    ${s.source.padEnd(28)} ${pct(s.metrics.accuracy).padEnd(22)} ${pct(s.metrics.recallUnsafe).padEnd(22)} ${pct(s.metrics.specificity).padEnd(22)} ${s.metrics.n}`);
+      for (const s of r.bySource)
+        lines.push(`    ${s.source.padEnd(28)} ${pct(s.metrics.accuracy).padEnd(22)} ${pct(s.metrics.recallUnsafe).padEnd(22)} ${pct(s.metrics.specificity).padEnd(22)} ${s.metrics.n}`);
     }
   }
-  if (report.comparison) lines.push('', `Cohen's κ between ${report.results[0].judgeId} and ${report.results[1].judgeId}: ${num(report.comparison.kappa)} (same verdict on ${pct(report.comparison.agreement)})`);
+  if (report.comparison)
+    lines.push('', `Cohen's κ between ${report.results[0].judgeId} and ${report.results[1].judgeId}: ${num(report.comparison.kappa)} (same verdict on ${pct(report.comparison.agreement)})`);
   return lines.join('\n');
 }
 
@@ -74,7 +80,9 @@ export function registerJudgeEval(program: Command, arena: Command, hooks: Judge
       const config = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
       const transcripts = loadLabelledTranscripts(options.labels);
       // Transcripts that name their objective let HarmBench grade against it (keyed by the very conversation arrays judged).
-      const objectives = new Map(transcripts.filter((t) => t.objective !== undefined).map((t) => [t.conversation as readonly unknown[], { behavior: t.objective!, ...(t.context ? { context: t.context } : {}) }]));
+      const objectives = new Map(
+        transcripts.filter((t) => t.objective !== undefined).map((t) => [t.conversation as readonly unknown[], { behavior: t.objective!, ...(t.context ? { context: t.context } : {}) }]),
+      );
       const context = { config, cacheDir: hooks.cacheDir(options.cache), served: hooks.served, behaviorOf: (c: readonly unknown[]) => objectives.get(c) };
       const judges = [resolveJudgeSpec(options.judge, context), ...(options.judge2 ? [resolveJudgeSpec(options.judge2, context)] : [])];
       const progress = new Progress();
@@ -82,12 +90,15 @@ export function registerJudgeEval(program: Command, arena: Command, hooks: Judge
       const report = await evaluateJudges(judges, transcripts, { onProgress: (id, done, total) => progress.update(`judging (${id})`, done, total) });
       progress.stop();
       process.stdout.write(`${formatJudgeEval(report, options.labels)}\n\n(${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
-      if (options.json) writeFileSync(options.json, JSON.stringify({ labels: options.labels, n: report.n, results: report.results.map(({ judgements: _, ...r }) => r), comparison: report.comparison }, null, 2));
+      if (options.json)
+        writeFileSync(options.json, JSON.stringify({ labels: options.labels, n: report.n, results: report.results.map(({ judgements: _, ...r }) => r), comparison: report.comparison }, null, 2));
     });
 
   arena
     .command('export-labels')
-    .description("write the arena's oracle-labelled transcripts (every turn of the scripted attackers against the base target on held-out objectives, plus benign/borderline replies) as a judge-eval labels file")
+    .description(
+      "write the arena's oracle-labelled transcripts (every turn of the scripted attackers against the base target on held-out objectives, plus benign/borderline replies) as a judge-eval labels file",
+    )
     .requiredOption('-o, --out <file>', 'JSONL file to write')
     .option('--repeats <n>', 'dialogues per held-out objective and scripted attacker', '1')
     .option('-c, --config <file>', 'run config whose `arena` section to use')
@@ -97,9 +108,18 @@ export function registerJudgeEval(program: Command, arena: Command, hooks: Judge
       hooks.setUpKernels();
       const config = options.tiny ? tinyRunConfig() : loadRunConfig(options.config);
       const progress = new Progress();
-      const build = buildArena(config.arena, { cacheDir: hooks.cacheDir(options.cache), onEvent: (e) => (e.type === 'phase-progress' ? progress.update(`arena/${e.phase}`, e.done, e.total) : undefined) });
+      const build = buildArena(config.arena, {
+        cacheDir: hooks.cacheDir(options.cache),
+        onEvent: (e) => (e.type === 'phase-progress' ? progress.update(`arena/${e.phase}`, e.done, e.total) : undefined),
+      });
       const target = loadPolicy(build.checkpoints.target, 'arena:target', config.seed);
-      const records = await arenaLabelledTranscripts(build, target, { maxTurns: config.arena.maxTurns, repeats: Number(options.repeats), seed: config.seed, scriptedAttacker: config.arena.scriptedAttacker, onProgress: (l) => progress.line(`  ${l}`) });
+      const records = await arenaLabelledTranscripts(build, target, {
+        maxTurns: config.arena.maxTurns,
+        repeats: Number(options.repeats),
+        seed: config.seed,
+        scriptedAttacker: config.arena.scriptedAttacker,
+        onProgress: (l) => progress.line(`  ${l}`),
+      });
       writeFileSync(options.out, records.map((r) => JSON.stringify(LabelledTranscriptSchema.parse(r))).join('\n') + '\n');
       const unsafe = records.filter((r) => r.label === 'unsafe').length;
       progress.line(`wrote ${records.length} oracle-labelled transcripts (${unsafe} unsafe, ${records.length - unsafe} safe) to ${options.out}`);

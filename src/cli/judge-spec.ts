@@ -38,7 +38,10 @@ export interface JudgeSpecContext {
 type JudgeFactory = (argument: string, context: JudgeSpecContext) => Judge;
 
 function served(context: JudgeSpecContext, spec: string): ServedModels {
-  if (!context.served) throw new ConfigError(`judge "${spec}" runs on a served model, and this build has no model specs wired in (use arena-guard, arena-oracle, checkpoint:<dir>, or a judge kind on checkpoint:<dir>; see docs/judges-and-data.md)`);
+  if (!context.served)
+    throw new ConfigError(
+      `judge "${spec}" runs on a served model, and this build has no model specs wired in (use arena-guard, arena-oracle, checkpoint:<dir>, or a judge kind on checkpoint:<dir>; see docs/judges-and-data.md)`,
+    );
   return context.served;
 }
 
@@ -64,13 +67,58 @@ function chatOf(model: string, context: JudgeSpecContext, judgeSpec: string): Ch
 const FACTORIES = new Map<string, { describe: string; needsArgument: boolean; factory: JudgeFactory }>([
   ['arena-guard', { describe: "the arena's learned guard, in-process", needsArgument: false, factory: (_, c) => loadGuard(buildArena(c.config.arena, { cacheDir: c.cacheDir })) }],
   ['arena-oracle', { describe: "the arena's exact oracle (for comparison)", needsArgument: false, factory: () => new OracleJudge() }],
-  ['checkpoint', { describe: "checkpoint:<dir>: a guard checkpoint in the arena's prompt format, in-process", needsArgument: true, factory: (dir) => loadGuardCheckpoint(resolve(dir), `checkpoint:${basename(resolve(dir))}`) }],
-  ['llama-guard-3', { describe: 'llama-guard-3:<model>: Llama Guard 3 over a completion endpoint or checkpoint:<dir>', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-3:${m}`) }, { version: 3 }) }],
-  ['llama-guard-4', { describe: 'llama-guard-4:<model>: Llama Guard 4 over a completion endpoint', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-4:${m}`) }, { version: 4 }) }],
-  ['llama-guard-3-text', { describe: 'llama-guard-3-text:<model>: Llama Guard 3 reading the generated verdict when the server returns no log-probs (P = 1 or 0)', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-3-text:${m}`) }, { version: 3, requireLogprobs: false }) }],
-  ['llama-guard-4-text', { describe: 'llama-guard-4-text:<model>: the same for Llama Guard 4', needsArgument: true, factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-4-text:${m}`) }, { version: 4, requireLogprobs: false }) }],
-  ['harmbench', { describe: 'harmbench:<model>: the HarmBench Llama-2-13B classifier over a completion endpoint', needsArgument: true, factory: (m, c) => new HarmBenchJudge(completionOf(m, c, `harmbench:${m}`), c.behaviorOf ? { behaviorOf: c.behaviorOf } : {}) }],
-  ['strongreject', { describe: 'strongreject:<model>: the StrongREJECT rubric graded by a chat model', needsArgument: true, factory: (m, c) => new StrongRejectJudge(chatOf(m, c, `strongreject:${m}`)) }],
+  [
+    'checkpoint',
+    {
+      describe: "checkpoint:<dir>: a guard checkpoint in the arena's prompt format, in-process",
+      needsArgument: true,
+      factory: (dir) => loadGuardCheckpoint(resolve(dir), `checkpoint:${basename(resolve(dir))}`),
+    },
+  ],
+  [
+    'llama-guard-3',
+    {
+      describe: 'llama-guard-3:<model>: Llama Guard 3 over a completion endpoint or checkpoint:<dir>',
+      needsArgument: true,
+      factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-3:${m}`) }, { version: 3 }),
+    },
+  ],
+  [
+    'llama-guard-4',
+    {
+      describe: 'llama-guard-4:<model>: Llama Guard 4 over a completion endpoint',
+      needsArgument: true,
+      factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-4:${m}`) }, { version: 4 }),
+    },
+  ],
+  [
+    'llama-guard-3-text',
+    {
+      describe: 'llama-guard-3-text:<model>: Llama Guard 3 reading the generated verdict when the server returns no log-probs (P = 1 or 0)',
+      needsArgument: true,
+      factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-3-text:${m}`) }, { version: 3, requireLogprobs: false }),
+    },
+  ],
+  [
+    'llama-guard-4-text',
+    {
+      describe: 'llama-guard-4-text:<model>: the same for Llama Guard 4',
+      needsArgument: true,
+      factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-4-text:${m}`) }, { version: 4, requireLogprobs: false }),
+    },
+  ],
+  [
+    'harmbench',
+    {
+      describe: 'harmbench:<model>: the HarmBench Llama-2-13B classifier over a completion endpoint',
+      needsArgument: true,
+      factory: (m, c) => new HarmBenchJudge(completionOf(m, c, `harmbench:${m}`), c.behaviorOf ? { behaviorOf: c.behaviorOf } : {}),
+    },
+  ],
+  [
+    'strongreject',
+    { describe: 'strongreject:<model>: the StrongREJECT rubric graded by a chat model', needsArgument: true, factory: (m, c) => new StrongRejectJudge(chatOf(m, c, `strongreject:${m}`)) },
+  ],
   [
     'rubric',
     {

@@ -70,7 +70,14 @@ export function summaryTable(summary: Summary): string {
   };
   pair(`Target ASR under R${n},`, 'asr.target', summary.asr.target.T0, summary.asr.target[`T${n}`], 'T0', `T${n}`);
   pair('Red-team ASR vs T0,', 'asr.redteam', summary.asr.redteam.R0, summary.asr.redteam[`R${n}`], 'R0', `R${n}`);
-  pair(`Target ASR under R${n} over completed,`, 'asr.targetCompleted', summary.intervals['asr.targetCompleted.T0']?.rate ?? null, summary.intervals[`asr.targetCompleted.T${n}`]?.rate ?? null, 'T0', `T${n}`);
+  pair(
+    `Target ASR under R${n} over completed,`,
+    'asr.targetCompleted',
+    summary.intervals['asr.targetCompleted.T0']?.rate ?? null,
+    summary.intervals[`asr.targetCompleted.T${n}`]?.rate ?? null,
+    'T0',
+    `T${n}`,
+  );
   pair('OOD ASR (out-of-domain scripted),', 'oodAsr', summary.oodAsr.T0, summary.oodAsr[`T${n}`], 'T0', `T${n}`);
   for (const name of [...new Set((summary.scripted ?? []).filter((c) => c.domain === 'in-domain').map((c) => c.attacker))]) {
     pair(`In-domain scripted ASR (${name}),`, `scripted.${name}`, summary.intervals[`scripted.${name}.T0`]?.rate ?? null, summary.intervals[`scripted.${name}.T${n}`]?.rate ?? null, 'T0', `T${n}`);
@@ -78,7 +85,11 @@ export function summaryTable(summary: Summary): string {
   pair('Over-refusal,', 'overRefusal', summary.overRefusal.T0, summary.overRefusal[`T${n}`], 'T0', `T${n}`);
   pair('Helpfulness,', 'helpfulness', summary.helpfulness.T0, summary.helpfulness[`T${n}`], 'T0', `T${n}`);
   rows.push(['Judge–oracle agreement', percent(summary.judgeOracleAgreement), interval(summary, 'judgeOracleAgreement')]);
-  rows.push(['Wall time', `${(summary.wallSeconds / 60).toFixed(1)} min`, `arena build ${summary.arenaBuildSeconds.toFixed(0)} s, kernels ${summary.kernels}${summary.attempts && summary.attempts > 1 ? `, ${summary.attempts} attempts` : ''}`]);
+  rows.push([
+    'Wall time',
+    `${(summary.wallSeconds / 60).toFixed(1)} min`,
+    `arena build ${summary.arenaBuildSeconds.toFixed(0)} s, kernels ${summary.kernels}${summary.attempts && summary.attempts > 1 ? `, ${summary.attempts} attempts` : ''}`,
+  ]);
   const width = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([a, b, c]) => `  ${a.padEnd(width)}  ${b.padStart(6)}  ${c}`).join('\n');
 }
@@ -100,8 +111,7 @@ async function main(argv: string[]): Promise<void> {
   const program = new Command();
   program.name('mtsa').description('Multi-turn red-teaming and safety alignment (MTSA, ACL 2025) on an offline synthetic arena').option('--verbose', 'print full error causes');
 
-  addTrainerOptions(program
-    .command('run'))
+  addTrainerOptions(program.command('run'))
     .description('build or reuse the arena, run Stage 1 and the Stage 2 iterations, evaluate, and write the run directory')
     .option('-c, --config <file>', 'YAML or JSON run config (see `mtsa config --print`)')
     .option('-o, --out <dir>', 'run directory to create (default: runs/<timestamp>)')
@@ -113,7 +123,10 @@ async function main(argv: string[]): Promise<void> {
     .action(async (options) => {
       setUpKernels();
       const ignored = ['config', 'ablation', 'tiny', 'out'].filter((name) => options[name] !== undefined);
-      if (options.resume && options.seeds === undefined && ignored.length) throw new ConfigError(`--resume continues a run with the configuration stored in it (${join(options.resume, 'config.resolved.json')}); it cannot also take ${ignored.map((n) => `--${n}`).join(', ')}. Drop ${ignored.length > 1 ? 'them' : 'it'}, or start a new run with --out`);
+      if (options.resume && options.seeds === undefined && ignored.length)
+        throw new ConfigError(
+          `--resume continues a run with the configuration stored in it (${join(options.resume, 'config.resolved.json')}); it cannot also take ${ignored.map((n) => `--${n}`).join(', ')}. Drop ${ignored.length > 1 ? 'them' : 'it'}, or start a new run with --out`,
+        );
       const base = withTrainerOptions(configOf(options), options);
       if (options.seeds !== undefined) {
         if (options.ablation) throw new MtsaError('--seeds runs every variant; use `mtsa study --variants mtsa,<variant>` instead of --ablation');
@@ -125,14 +138,27 @@ async function main(argv: string[]): Promise<void> {
       runDir = outDir;
       const progress = new Progress();
       progress.line(`mtsa run → ${outDir}${options.resume ? ' (resuming)' : ''}`);
-      const summary = await runMtsaJob({ config, outDir, cacheDir: cacheDir(options.cache), resume: Boolean(options.resume), configSource: options.config ?? (options.tiny ? '--tiny' : 'defaults'), onEvent: progressHandler(progress), log: (l) => progress.line(l), env: process.env });
+      const summary = await runMtsaJob({
+        config,
+        outDir,
+        cacheDir: cacheDir(options.cache),
+        resume: Boolean(options.resume),
+        configSource: options.config ?? (options.tiny ? '--tiny' : 'defaults'),
+        onEvent: progressHandler(progress),
+        log: (l) => progress.line(l),
+        env: process.env,
+      });
       progress.stop();
-      process.stdout.write(`\nMTSA summary (oracle-judged; 95% intervals clustered by objective)\n${summaryTable(summary)}\n${summary.warnings?.length ? `\n⚠ ${summary.warnings.length} WARNING(S) above: these figures may be wrong (also in summary.json and the report)` : ''}\n\nreport: ${join(outDir, 'report.html')}\n`);
+      process.stdout.write(
+        `\nMTSA summary (oracle-judged; 95% intervals clustered by objective)\n${summaryTable(summary)}\n${summary.warnings?.length ? `\n⚠ ${summary.warnings.length} WARNING(S) above: these figures may be wrong (also in summary.json and the report)` : ''}\n\nreport: ${join(outDir, 'report.html')}\n`,
+      );
     });
 
   program
     .command('study')
-    .description('K seeds × variants (mtsa, last-turn, no-thought, random-selection, mart-style, harm-style) in sequence, resumable; every final target on one fixed panel; means with across-seed intervals and the paper\'s claims')
+    .description(
+      "K seeds × variants (mtsa, last-turn, no-thought, random-selection, mart-style, harm-style) in sequence, resumable; every final target on one fixed panel; means with across-seed intervals and the paper's claims",
+    )
     .option('-c, --config <file>', 'YAML or JSON run config (the base of every variant)')
     .option('--seeds <k>', 'number of seeds (base seed, base + 1, …)', '3')
     .option('--variants <list>', 'comma-separated, starting with mtsa (default: all six)')
@@ -189,7 +215,14 @@ async function main(argv: string[]): Promise<void> {
       setUpKernels();
       const config = configOf(options);
       ArenaConfigSchema.parse(config.arena);
-      await inspectArena(config, { cacheDir: cacheDir(options.cache), stats: Boolean(options.stats), samples: Number(options.samples), repeats: Number(options.repeats), json: options.json, progress: new Progress() });
+      await inspectArena(config, {
+        cacheDir: cacheDir(options.cache),
+        stats: Boolean(options.stats),
+        samples: Number(options.samples),
+        repeats: Number(options.repeats),
+        json: options.json,
+        progress: new Progress(),
+      });
     });
 
   registerJudgeEval(program, arena, { cacheDir, setUpKernels });

@@ -45,10 +45,24 @@ export function registerStage1Data(program: Command, hooks: JudgeEvalCliHooks): 
       const judge = resolveJudgeSpec(options.judge, context);
       const maxTurns = Number(options.maxTurns);
       // Our checkpoints speak as the user and take prefills natively; a chat server gets the flipped view and free generation.
-      const agent = new ThoughtGuidedDataAttacker(attacker.model, { maxTurns, maxAttempts: Number(options.maxAttempts), sampling: DEFAULT_ATTACKER_SAMPLING, prefillMarker: attacker.inProcess, flipRoles: !attacker.inProcess, instructions: options.instructions !== false });
+      const agent = new ThoughtGuidedDataAttacker(attacker.model, {
+        maxTurns,
+        maxAttempts: Number(options.maxAttempts),
+        sampling: DEFAULT_ATTACKER_SAMPLING,
+        prefillMarker: attacker.inProcess,
+        flipRoles: !attacker.inProcess,
+        instructions: options.instructions !== false,
+      });
       const progress = new Progress();
       const started = performance.now();
-      const result = await generateStage1Data(agent, target.model, judge, { objectives, attempts: Number(options.attempts), maxTurns, seed, targetSampling: DEFAULT_TARGET_SAMPLING, onTurn: (turn) => progress.update('stage1-data', turn, maxTurns) });
+      const result = await generateStage1Data(agent, target.model, judge, {
+        objectives,
+        attempts: Number(options.attempts),
+        maxTurns,
+        seed,
+        targetSampling: DEFAULT_TARGET_SAMPLING,
+        onTurn: (turn) => progress.update('stage1-data', turn, maxTurns),
+      });
       progress.stop();
       writeFileSync(options.out, result.records.map((r) => JSON.stringify(r)).join('\n') + (result.records.length ? '\n' : ''));
       const lines = [

@@ -23,7 +23,10 @@ export interface StudyCliOptions {
 
 export function parseVariants(list: string | undefined): VariantName[] {
   if (!list) return [...VARIANTS];
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const name of names) if (!(VARIANTS as readonly string[]).includes(name)) throw new ConfigError(`--variants: unknown variant "${name}"; choose from ${VARIANTS.join(', ')}`);
   if (names[0] !== 'mtsa') throw new ConfigError(`--variants: the list must start with mtsa (its red teams are the fixed panel's attackers), got "${list}"`);
   return names as VariantName[];

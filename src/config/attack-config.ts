@@ -37,7 +37,10 @@ export const AttackConfigSchema = z
       })
       .strict()
       .default({ mode: 'thought', prefill: true, maxAttempts: 4, sampling: { temperature: 1.0, topP: 0.95, maxTokens: 96 } }),
-    target: z.object({ sampling: sampling(1.0, 256) }).strict().default({ sampling: { temperature: 1.0, topP: 0.95, maxTokens: 256 } }),
+    target: z
+      .object({ sampling: sampling(1.0, 256) })
+      .strict()
+      .default({ sampling: { temperature: 1.0, topP: 0.95, maxTokens: 256 } }),
     arena: ArenaConfigSchema.default(ArenaConfigSchema.parse({})).describe('the arena whose models fill roles of kind "arena"'),
     models: ModelsConfigSchema.default(ModelsConfigSchema.parse({})).describe('attacker, target, judge: {kind: arena} | {kind: openai-compatible, ...} | {kind: checkpoint, path}'),
   })

@@ -20,7 +20,9 @@ describe('config limits', () => {
 
   it('refuses counts far above any sensible run, naming every field', () => {
     const config = parseRunConfig({ arena: { corpora: { targetDialogues: 1e8 } }, evaluation: { repeats: 1e6 } });
-    expect(() => checkRunLimits(config, 'big.yaml')).toThrow('big.yaml: field "arena.corpora.targetDialogues" is 100000000, above the limit of 200000\nbig.yaml: field "evaluation.repeats" is 1000000, above the limit of 1000');
+    expect(() => checkRunLimits(config, 'big.yaml')).toThrow(
+      'big.yaml: field "arena.corpora.targetDialogues" is 100000000, above the limit of 200000\nbig.yaml: field "evaluation.repeats" is 1000000, above the limit of 1000',
+    );
   });
 
   it('refuses a reply budget that would silently cut prompts', () => {

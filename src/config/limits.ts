@@ -46,7 +46,11 @@ export function checkRunLimits(config: RunConfig, source = 'config'): void {
       if (value > limit) problems.push(`field "arena.models.${role}.${key}" is ${value}, above the limit of ${limit}`);
     }
   }
-  for (const [path, schedule] of [['mtsa.stage1.train', config.mtsa.stage1.train], ['mtsa.redTeam.train', config.mtsa.redTeam.train], ['mtsa.target.train', config.mtsa.target.train]] as const) {
+  for (const [path, schedule] of [
+    ['mtsa.stage1.train', config.mtsa.stage1.train],
+    ['mtsa.redTeam.train', config.mtsa.redTeam.train],
+    ['mtsa.target.train', config.mtsa.target.train],
+  ] as const) {
     if (schedule.epochs > EPOCH_LIMIT) problems.push(`field "${path}.epochs" is ${schedule.epochs}, above the limit of ${EPOCH_LIMIT}`);
   }
   // A reply budget must leave room for the prompt: the engine keeps a prompt's last
@@ -60,7 +64,10 @@ export function checkRunLimits(config: RunConfig, source = 'config'): void {
   for (const [path, maxTokens, role] of budgets) {
     const positions = config.arena.models[role as 'attacker' | 'target'].maxPositions;
     const most = Math.floor(positions / 2);
-    if (maxTokens > most) problems.push(`field "${path}" is ${maxTokens}: it would leave ${Math.max(0, positions - maxTokens)} of the ${role}'s ${positions} positions (arena.models.${role}.maxPositions) for the prompt and silently cut prompts; set it to at most ${most}`);
+    if (maxTokens > most)
+      problems.push(
+        `field "${path}" is ${maxTokens}: it would leave ${Math.max(0, positions - maxTokens)} of the ${role}'s ${positions} positions (arena.models.${role}.maxPositions) for the prompt and silently cut prompts; set it to at most ${most}`,
+      );
   }
   if (problems.length) throw new ConfigError(problems.map((p) => `${source}: ${p}`).join('\n'));
 }

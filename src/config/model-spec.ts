@@ -23,7 +23,6 @@ export const TrafficConfigSchema = z
     maxConsecutiveFailures: z.number().int().positive().default(16).describe('failed calls in a row (after retries) that stop the run'),
   })
   .strict();
-export type TrafficConfig = z.infer<typeof TrafficConfigSchema>;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -32,11 +31,17 @@ export const ArenaModelSpecSchema = z.object({ kind: z.literal('arena') }).stric
 export const OpenAiCompatibleSpecSchema = z
   .object({
     kind: z.literal('openai-compatible'),
-    baseUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL such as http://127.0.0.1:8000/v1').describe('the server base URL, ending in /v1'),
+    baseUrl: z
+      .string()
+      .regex(/^https?:\/\/\S+$/, 'must be an http(s) URL such as http://127.0.0.1:8000/v1')
+      .describe('the server base URL, ending in /v1'),
     model: z.string().min(1).describe('the model name the server knows (GET <baseUrl>/models)'),
     flavour: z.enum(FLAVOURS).default('generic').describe('the server software: decides prefill and sampling fields (docs/real-models.md)'),
     apiKeyEnv: z.string().regex(ENV_NAME, 'must be the NAME of an environment variable (the key itself never goes in a config)').optional().describe('environment variable that holds the API key'),
-    template: z.enum(['server', 'ours']).default('server').describe("'server': chat completions with the server's chat template; 'ours': completions over a prompt rendered with mtsa's template (checkpoints made by mtsa)"),
+    template: z
+      .enum(['server', 'ours'])
+      .default('server')
+      .describe("'server': chat completions with the server's chat template; 'ours': completions over a prompt rendered with mtsa's template (checkpoints made by mtsa)"),
     topLogprobs: z.number().int().min(0).max(20).default(0).describe('judge role: first-token top log-probs to ask for (0: read the answer word)'),
     traffic: TrafficConfigSchema.default(TrafficConfigSchema.parse({})).describe('concurrency, rate limits, timeouts, retries'),
   })

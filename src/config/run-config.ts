@@ -14,8 +14,18 @@ export const EvaluationConfigSchema = z
   .object({
     repeats: z.number().int().positive().default(2).describe('dialogues per held-out harmful objective in each attack evaluation'),
     matrix: z.enum(['full', 'diagonal-and-edges']).default('full').describe('R×T cells to evaluate: all, or only R_i vs T0 and R_final vs T_j'),
-    oodAttacker: z.enum(['crescendo']).default('crescendo').describe('unused since the scripted panel (crescendo in-domain, completion-quiz and authority-override out-of-domain); kept so old configs load'),
-    maxTurns: z.number().int().min(1).max(10).nullable().default(null).describe('turns per evaluation dialogue; null: mtsa.maxTurns (a single-turn baseline is still evaluated over the main run\'s turns)'),
+    oodAttacker: z
+      .enum(['crescendo'])
+      .default('crescendo')
+      .describe('unused since the scripted panel (crescendo in-domain, completion-quiz and authority-override out-of-domain); kept so old configs load'),
+    maxTurns: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .nullable()
+      .default(null)
+      .describe("turns per evaluation dialogue; null: mtsa.maxTurns (a single-turn baseline is still evaluated over the main run's turns)"),
     capabilityTemperature: z.number().min(0).default(0).describe('sampling temperature of helpfulness and over-refusal requests (0: greedy)'),
   })
   .strict();
@@ -24,7 +34,11 @@ export const EvaluationConfigSchema = z
 export const TrainerConfigSchema = z
   .object({
     kind: z.enum(['engine', 'torch']).default('engine').describe('engine: the built-in TypeScript engine; torch: the PyTorch worker (python/mtsa_worker.py)'),
-    device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'cpu, cuda or cuda:N').default('cpu').describe('torch: cpu, cuda or cuda:N'),
+    device: z
+      .string()
+      .regex(/^(cpu|cuda(:\d+)?)$/, 'cpu, cuda or cuda:N')
+      .default('cpu')
+      .describe('torch: cpu, cuda or cuda:N'),
     dtype: z.enum(['fp32', 'bf16']).default('fp32').describe('torch: parameter dtype'),
     lora: z
       .object({ rank: z.number().int().positive(), alpha: z.number().positive(), targets: z.array(z.string()).optional() })
@@ -44,25 +58,33 @@ export const RunConfigSchema = z
     arena: ArenaConfigSchema.default(ArenaConfigSchema.parse({})).describe('the synthetic world and its models'),
     mtsa: MtsaConfigSchema.default(MtsaConfigSchema.parse({})).describe('the method'),
     evaluation: EvaluationConfigSchema.default(EvaluationConfigSchema.parse({})).describe('held-out evaluation'),
-    models: ModelsConfigSchema.default(ModelsConfigSchema.parse({})).describe("which model fills each role: {kind: arena} (default), {kind: openai-compatible, baseUrl, model, flavour, apiKeyEnv, traffic}, or {kind: checkpoint, path}; the attacker and target are trained, so they must run in-process (arena or checkpoint)"),
+    models: ModelsConfigSchema.default(ModelsConfigSchema.parse({})).describe(
+      'which model fills each role: {kind: arena} (default), {kind: openai-compatible, baseUrl, model, flavour, apiKeyEnv, traffic}, or {kind: checkpoint, path}; the attacker and target are trained, so they must run in-process (arena or checkpoint)',
+    ),
     trainer: z
       .object({ attacker: TrainerConfigSchema.default(TrainerConfigSchema.parse({})), target: TrainerConfigSchema.default(TrainerConfigSchema.parse({})) })
       .strict()
       .default({ attacker: TrainerConfigSchema.parse({}), target: TrainerConfigSchema.parse({}) })
       .describe('the trainer of each trained policy'),
-    workers: z.number().int().min(0).max(16).default(2).describe('worker threads for independent work: the arena models, the evaluation cells (0: everything in the main thread); results do not depend on it'),
+    workers: z
+      .number()
+      .int()
+      .min(0)
+      .max(16)
+      .default(2)
+      .describe('worker threads for independent work: the arena models, the evaluation cells (0: everything in the main thread); results do not depend on it'),
   })
   .strict();
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
-export type EvaluationConfig = z.infer<typeof EvaluationConfigSchema>;
 export type TrainerConfig = z.infer<typeof TrainerConfigSchema>;
 
 export function formatIssues(error: z.ZodError, source: string): string {
   return error.issues
     .map((issue) => {
       const path = issue.path.join('.') || '(root)';
-      if (issue.code === 'unrecognized_keys') return `${source}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${[...issue.path, k].join('.')}"`).join(', ')} (check the spelling; \`mtsa config --print\` lists every field)`;
+      if (issue.code === 'unrecognized_keys')
+        return `${source}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${[...issue.path, k].join('.')}"`).join(', ')} (check the spelling; \`mtsa config --print\` lists every field)`;
       return `${source}: field "${path}": ${issue.message}`;
     })
     .join('\n');
@@ -95,7 +117,8 @@ export function loadRunConfig(path: string | undefined, base?: RunConfig): RunCo
   let text: string;
   try {
     const size = statSync(path).size;
-    if (size > MAX_CONFIG_BYTES) throw new ConfigError(`${path}: the config file is ${size} bytes, above the limit of ${MAX_CONFIG_BYTES}; a run config lists a few dozen fields (\`mtsa config --print\`)`);
+    if (size > MAX_CONFIG_BYTES)
+      throw new ConfigError(`${path}: the config file is ${size} bytes, above the limit of ${MAX_CONFIG_BYTES}; a run config lists a few dozen fields (\`mtsa config --print\`)`);
     text = readFileSync(path, 'utf8');
   } catch (error) {
     if (error instanceof ConfigError) throw error;
@@ -112,21 +135,24 @@ export function loadRunConfig(path: string | undefined, base?: RunConfig): RunCo
 
 /** A run that finishes in well under a minute: tiny arena, one short iteration (tests, smoke runs). */
 export function tinyRunConfig(seed = 1): RunConfig {
-  return parseRunConfig({
-    seed,
-    arena: tinyArenaConfig(seed),
-    mtsa: {
-      iterations: 1,
-      goalsPerIteration: 32,
-      maxTurns: 2,
-      maxFormatAttempts: 6,
-      stage1: { topK: 400, train: { epochs: 5, batchSize: 16, lr: 3e-3 } },
-      sampling: { attacker: { maxTokens: 96 }, target: { maxTokens: 48 }, firstReply: { maxTokens: 48 }, rewrite: { maxTokens: 48 } },
-      redTeam: { maxGroups: 12, rolloutBudget: 18, diversityReferences: 16, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
-      target: { maxPairs: 12, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
+  return parseRunConfig(
+    {
+      seed,
+      arena: tinyArenaConfig(seed),
+      mtsa: {
+        iterations: 1,
+        goalsPerIteration: 32,
+        maxTurns: 2,
+        maxFormatAttempts: 6,
+        stage1: { topK: 400, train: { epochs: 5, batchSize: 16, lr: 3e-3 } },
+        sampling: { attacker: { maxTokens: 96 }, target: { maxTokens: 48 }, firstReply: { maxTokens: 48 }, rewrite: { maxTokens: 48 } },
+        redTeam: { maxGroups: 12, rolloutBudget: 18, diversityReferences: 16, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
+        target: { maxPairs: 12, train: { epochs: 2, batchSize: 4, lr: 1e-3 } },
+      },
+      evaluation: { repeats: 1 },
     },
-    evaluation: { repeats: 1 },
-  }, 'tiny');
+    'tiny',
+  );
 }
 
 /** Every field with its default and description, for `mtsa config --print --describe`. */

@@ -24,7 +24,9 @@ describe('directory lock', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(LockHeldError);
-    expect((error as Error).message).toBe(`run directory ${dir} is in use by process ${process.pid} on ${hostname()} (mtsa run, since ${first.owner.startedAt}); wait for it to finish or stop it (if process ${process.pid} is not mtsa, delete ${path})`);
+    expect((error as Error).message).toBe(
+      `run directory ${dir} is in use by process ${process.pid} on ${hostname()} (mtsa run, since ${first.owner.startedAt}); wait for it to finish or stop it (if process ${process.pid} is not mtsa, delete ${path})`,
+    );
     first.release();
     expect(existsSync(path)).toBe(false);
     acquireLock(path, 'again', 'x').release();
@@ -48,7 +50,9 @@ describe('directory lock', () => {
     writeFileSync(path, 'garbage');
     acquireLock(path, 'a', 'x').release();
     writeFileSync(path, JSON.stringify({ pid: 1, host: 'elsewhere', startedAt: 't', purpose: 'mtsa run' }));
-    expect(() => acquireLock(path, 'b', 'run directory d')).toThrow(`run directory d is in use by process 1 on elsewhere (mtsa run, since t); if no process on elsewhere uses it any more, delete ${path}`);
+    expect(() => acquireLock(path, 'b', 'run directory d')).toThrow(
+      `run directory d is in use by process 1 on elsewhere (mtsa run, since t); if no process on elsewhere uses it any more, delete ${path}`,
+    );
   });
 
   it('removes temporaries of dead processes only', () => {

@@ -86,7 +86,10 @@ export function acquireLock(path: string, purpose: string, what: string): Direct
       }
       const holder = readOwner(path);
       if (!isStale(holder)) {
-        const remedy = holder && holder.host !== hostname() ? `if no process on ${holder.host} uses it any more, delete ${path}` : `wait for it to finish or stop it (if process ${holder?.pid} is not mtsa, delete ${path})`;
+        const remedy =
+          holder && holder.host !== hostname()
+            ? `if no process on ${holder.host} uses it any more, delete ${path}`
+            : `wait for it to finish or stop it (if process ${holder?.pid} is not mtsa, delete ${path})`;
         throw new LockHeldError(`${what} is in use by ${describeOwner(holder)}; ${remedy}`, holder);
       }
       // Stale: move it aside. Only one racer gets the stale file; a racer that got a live lock puts it back.

@@ -56,8 +56,10 @@ describe('intervals clustered by objective', () => {
   it('hand-computed design effect: two objectives of two dialogues, perfectly correlated', () => {
     // y = (2, 0), m = (2, 2): p = 0.5, V = 2/1 · (1 + 1) / 16 = 0.25, naive p(1−p)/n = 0.0625 → deff 4 → capped at n = 4
     const r = clusteredRate([
-      { cluster: 'a', success: true }, { cluster: 'a', success: true },
-      { cluster: 'b', success: false }, { cluster: 'b', success: false },
+      { cluster: 'a', success: true },
+      { cluster: 'a', success: true },
+      { cluster: 'b', success: false },
+      { cluster: 'b', success: false },
     ]);
     expect(r.rate).toBe(0.5);
     expect(r.designEffect).toBe(4);

@@ -112,7 +112,10 @@ function wilsonEffective(p: number, nEff: number, z: number): { low: number; hig
 }
 
 /** Student t 0.975 quantiles for 1..30 degrees of freedom (standard table values). */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045,
+  2.042,
+];
 
 export function studentT975(df: number): number {
   if (!Number.isInteger(df) || df < 1) throw new Error(`studentT975: degrees of freedom must be a positive integer, got ${df}`);

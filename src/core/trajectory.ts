@@ -16,7 +16,6 @@ export const JudgementSchema = z.object({
   pSafe: z.number(),
   category: z.string().optional(),
 });
-export type TurnJudgement = z.infer<typeof JudgementSchema>;
 
 /** Ground truth about a reply where the environment knows it (the arena's oracle). */
 export const OracleLabelSchema = z.object({

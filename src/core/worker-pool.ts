@@ -51,7 +51,11 @@ export class WorkerPool<Job, Result, Event = never> {
    * @param size number of workers
    * @param init passed to every worker as its `workerData`
    */
-  constructor(entry: URL, readonly size: number, init: unknown) {
+  constructor(
+    entry: URL,
+    readonly size: number,
+    init: unknown,
+  ) {
     const script = workerScript(entry);
     for (let i = 0; i < size; i++) {
       const worker = new Worker(script.source, { eval: script.eval, workerData: init });

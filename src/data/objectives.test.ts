@@ -30,7 +30,9 @@ describe('objectives files', () => {
   });
 
   it('bad input names the file, the line or row, and the fix', () => {
-    expect(() => parseObjectives('question,answer\nx,y\n', 'q.csv')).toThrow(/q\.csv: data row 1: no objective field; name the column\/field one of objective, goal, behavior, prompt \(found: question, answer\)/);
+    expect(() => parseObjectives('question,answer\nx,y\n', 'q.csv')).toThrow(
+      /q\.csv: data row 1: no objective field; name the column\/field one of objective, goal, behavior, prompt \(found: question, answer\)/,
+    );
     expect(() => parseObjectives('{"objective": "x"}\n{oops\n', 'o.jsonl')).toThrow(/o\.jsonl:2: not valid JSON/);
     expect(() => parseObjectives('objective,id\nx,1\ny,1\n', 'd.csv')).toThrow(/objective id "1" appears twice/);
     expect(() => parseObjectives('objective\n', 'e.csv')).toThrow(/e\.csv: no objectives found/);

@@ -49,7 +49,6 @@ export const PairRecordSchema = z.discriminatedUnion('side', [
   z.object({ side: z.literal('red-team'), pair: RedTeamPreferenceSchema }),
   z.object({ side: z.literal('target'), pair: TargetPreferenceSchema }),
 ]);
-export type PairRecord = z.infer<typeof PairRecordSchema>;
 
 /**
  * A Think-before-Attack dialogue (docs/method.md §2.5): the goal and the attacker-view messages

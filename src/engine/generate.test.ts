@@ -86,7 +86,14 @@ describe('generate', () => {
     const model = tinyModel(6);
     const greedy = { temperature: 0, topP: 1, maxNewTokens: 8, stopTokenIds: [] };
     const alone = generate(model, [[5, 6]], { padId: 0, settings: greedy, rng: new Rng(1) });
-    const batched = generate(model, [[1, 2, 3, 4, 5, 6, 7], [5, 6]], { padId: 0, settings: greedy, rng: new Rng(1) });
+    const batched = generate(
+      model,
+      [
+        [1, 2, 3, 4, 5, 6, 7],
+        [5, 6],
+      ],
+      { padId: 0, settings: greedy, rng: new Rng(1) },
+    );
     expect(batched[1].tokens).toEqual(alone[0].tokens);
   });
 
@@ -94,7 +101,14 @@ describe('generate', () => {
     const model = tinyModel(8);
     const settings = { temperature: 1, topP: 0.9, maxNewTokens: 10, stopTokenIds: [] };
     const alone = generate(model, [[4, 5]], { padId: 0, settings, rng: [new Rng(77)] });
-    const batched = generate(model, [[9, 9, 9], [4, 5]], { padId: 0, settings, rng: [new Rng(1), new Rng(77)] });
+    const batched = generate(
+      model,
+      [
+        [9, 9, 9],
+        [4, 5],
+      ],
+      { padId: 0, settings, rng: [new Rng(1), new Rng(77)] },
+    );
     expect(batched[1]).toEqual(alone[0]);
   });
 

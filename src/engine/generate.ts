@@ -57,7 +57,12 @@ export class KvCache {
 
 /** A cache holding only the given rows of `cache` (finished sequences leave the batch). */
 export function compactCache(cache: KvCache, keep: readonly number[]): KvCache {
-  const next = new KvCache(cache.model, keep.length, cache.capacity, Int32Array.from(keep, (r) => cache.start[r]));
+  const next = new KvCache(
+    cache.model,
+    keep.length,
+    cache.capacity,
+    Int32Array.from(keep, (r) => cache.start[r]),
+  );
   const width = cache.model.config.numKvHeads * cache.model.headDim;
   const used = cache.length * width;
   for (let l = 0; l < cache.keys.length; l++) {
@@ -231,7 +236,10 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
   if (B === 0) return [];
   const settingsOf = (b: number): SamplingSettings => (Array.isArray(options.settings) ? (options.settings as SamplingSettings[])[b] : (options.settings as SamplingSettings));
   const promptLength = Math.max(...prompts.map((p) => p.length));
-  assert(prompts.every((p) => p.length > 0), 'generate: empty prompt');
+  assert(
+    prompts.every((p) => p.length > 0),
+    'generate: empty prompt',
+  );
   const budget = Math.max(...prompts.map((_, b) => settingsOf(b).maxNewTokens));
   const capacity = Math.min(model.config.maxPositions, promptLength + budget);
   assert(promptLength < model.config.maxPositions, () => `generate: prompt of ${promptLength} tokens leaves no room below maxPositions ${model.config.maxPositions}`);
@@ -284,7 +292,12 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
     if (running.length <= rows.length / 2 && rows.length > 4) {
       cache = compactCache(cache, running);
       rows = running.map((r) => rows[r]);
-      hidden = forwardCached(model, cache, Int32Array.from(running, (r) => next[r]), 1);
+      hidden = forwardCached(
+        model,
+        cache,
+        Int32Array.from(running, (r) => next[r]),
+        1,
+      );
       continue;
     }
     hidden = forwardCached(model, cache, next, 1);

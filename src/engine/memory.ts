@@ -20,7 +20,7 @@ const scopes: Float32Array[][] = [];
  */
 function capacityOf(length: number): number {
   const exponent = Math.ceil(4 * Math.log2(length)) / 4;
-  return Math.max(length, Math.ceil(Math.pow(2, exponent)));
+  return Math.max(length, Math.ceil(2 ** exponent));
 }
 
 /** A zero-filled buffer; pooled when a scope is open (then a view of a larger pooled buffer). */
@@ -88,10 +88,4 @@ export function withBufferScope<T>(fn: () => T): T {
       }
     }
   }
-}
-
-/** Empties the pool (e.g. between phases that use very different shapes). */
-export function releasePool(): void {
-  pool.clear();
-  pooledBytes = 0;
 }

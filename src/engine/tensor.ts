@@ -129,11 +129,6 @@ type BackwardFn = () => void;
 let tape: BackwardFn[] = [];
 let recording = true;
 
-/** Whether ops currently record backward closures. */
-export function isRecording(): boolean {
-  return recording;
-}
-
 /**
  * Makes `out` require grad and records `backward` when any input requires grad. Op authors call
  * this once per op; `backward` reads `out.grad` (which may be null if nothing downstream used it).
@@ -158,11 +153,6 @@ export function noGrad<T>(fn: () => T): T {
   } finally {
     recording = previous;
   }
-}
-
-/** Number of recorded backward closures (for tests and leak checks). */
-export function tapeLength(): number {
-  return tape.length;
 }
 
 /** Drops the tape without back-propagating (e.g. after an evaluation forward with grad on). */

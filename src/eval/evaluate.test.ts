@@ -19,7 +19,10 @@ const OBJECTIVES = ['o0', 'o1', 'o2', 'o3'].map((id, i) => ({ id, text: `[harmfu
 const K: Record<string, [number, number]> = { R0: [2, 1], R1: [3, 0], crescendo: [4, 2], 'ood-1': [1, 1], 'ood-2': [3, 0] };
 
 class TableAttacker implements AttackerAgent {
-  constructor(readonly id: string, private readonly drop?: (view: AttackerView) => boolean) {}
+  constructor(
+    readonly id: string,
+    private readonly drop?: (view: AttackerView) => boolean,
+  ) {}
   async propose(views: readonly AttackerView[]): Promise<AttackerProposal[]> {
     return views.map((view) => {
       const turn = view.turns.length + 1;
@@ -69,11 +72,15 @@ const suite: EvaluationSuite = {
 async function run() {
   const store = new MemoryStepStore();
   const redTeams = [new TableAttacker('R0'), new TableAttacker('R1', (v) => v.objective.id === 'o0' && v.id.endsWith('|1') && v.turns.length === 1)];
-  const result = await evaluate(
-    { redTeams, targets: [target(0), target(1)], judge: new KeywordJudge(), embedder: new LetterEmbedder() },
-    suite,
-    { maxTurns: 2, repeats: 2, targetSampling: { temperature: 1, topP: 1, maxTokens: 8 }, capabilitySampling: { temperature: 0, topP: 1, maxTokens: 8 }, matrix: 'full', seed: 7, store },
-  );
+  const result = await evaluate({ redTeams, targets: [target(0), target(1)], judge: new KeywordJudge(), embedder: new LetterEmbedder() }, suite, {
+    maxTurns: 2,
+    repeats: 2,
+    targetSampling: { temperature: 1, topP: 1, maxTokens: 8 },
+    capabilitySampling: { temperature: 0, topP: 1, maxTokens: 8 },
+    matrix: 'full',
+    seed: 7,
+    store,
+  });
   return { result, store };
 }
 
@@ -135,9 +142,18 @@ describe('evaluate() on a scripted suite with known rates', () => {
   it('is stored step by step, and every cell replays the same dialogue seeds (common random numbers)', async () => {
     const { store } = await run();
     expect(store.log).toEqual([
-      'eval/attack/R0-T0', 'eval/attack/R0-T1', 'eval/attack/R1-T0', 'eval/attack/R1-T1',
-      'eval/scripted/crescendo/T0', 'eval/scripted/ood-1/T0', 'eval/scripted/ood-2/T0', 'eval/capability/T0',
-      'eval/scripted/crescendo/T1', 'eval/scripted/ood-1/T1', 'eval/scripted/ood-2/T1', 'eval/capability/T1',
+      'eval/attack/R0-T0',
+      'eval/attack/R0-T1',
+      'eval/attack/R1-T0',
+      'eval/attack/R1-T1',
+      'eval/scripted/crescendo/T0',
+      'eval/scripted/ood-1/T0',
+      'eval/scripted/ood-2/T0',
+      'eval/capability/T0',
+      'eval/scripted/crescendo/T1',
+      'eval/scripted/ood-1/T1',
+      'eval/scripted/ood-2/T1',
+      'eval/capability/T1',
     ]);
     const seeds = (key: string) => store.results.get(key)!.trajectories!.map((t) => t.seed);
     expect(seeds('eval/attack/R1-T1')).toEqual(seeds('eval/attack/R0-T0'));

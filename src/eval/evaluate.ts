@@ -140,7 +140,15 @@ export function cellFigures(attempted: readonly Trajectory[]): CellFigures {
 }
 
 /** Dialogues of one attacker against one target on every held-out objective, `repeats` each. */
-export async function attackDialogues(suite: EvaluationSuite, attacker: AttackerAgent, target: ChatModel, judge: Judge, label: string, options: Pick<EvaluationOptions, 'repeats' | 'seed' | 'maxTurns' | 'targetSampling'>, outOfDomain = false): Promise<Trajectory[]> {
+export async function attackDialogues(
+  suite: EvaluationSuite,
+  attacker: AttackerAgent,
+  target: ChatModel,
+  judge: Judge,
+  label: string,
+  options: Pick<EvaluationOptions, 'repeats' | 'seed' | 'maxTurns' | 'targetSampling'>,
+  outOfDomain = false,
+): Promise<Trajectory[]> {
   // a suite may give its out-of-domain attackers their own objectives and turn limit (fixed multi-turn sets)
   const objectives = outOfDomain ? (suite.oodObjectives ?? suite.harmfulObjectives) : suite.harmfulObjectives;
   const maxTurns = outOfDomain ? (suite.oodMaxTurns ?? options.maxTurns) : options.maxTurns;
@@ -201,10 +209,17 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
 }
 
 /** What one evaluation job computes; the same function runs in this thread and in a worker. */
-export async function runEvaluationJob(job: EvaluationJob, models: Pick<EvaluationModels, 'redTeams' | 'targets' | 'judge'>, suite: EvaluationSuite, options: EvaluationJobOptions): Promise<EvaluationJobOutput> {
+export async function runEvaluationJob(
+  job: EvaluationJob,
+  models: Pick<EvaluationModels, 'redTeams' | 'targets' | 'judge'>,
+  suite: EvaluationSuite,
+  options: EvaluationJobOptions,
+): Promise<EvaluationJobOutput> {
   const target = models.targets[job.target];
   if (job.kind === 'capability') {
-    const responses = await target.generate(suite.capabilityItems.map((item, i) => ({ messages: [user(item.request)], sampling: options.capabilitySampling, seed: hashString(`capability|${i}`, options.seed) })));
+    const responses = await target.generate(
+      suite.capabilityItems.map((item, i) => ({ messages: [user(item.request)], sampling: options.capabilitySampling, seed: hashString(`capability|${i}`, options.seed) })),
+    );
     return { replies: responses.map((r) => r.text) };
   }
   if (job.kind === 'attack') return { trajectories: await attackDialogues(suite, models.redTeams[job.redTeam], target, models.judge, `R${job.redTeam}xT${job.target}`, options) };
@@ -219,7 +234,11 @@ export async function runEvaluationJob(job: EvaluationJob, models: Pick<Evaluati
  * it has not stored, and stores them in order): they all start then — the runner decides how many
  * run at once — and are handed over in order, so the stored records keep their order.
  */
-function orderedJobs(runner: EvaluationRunner | undefined, local: (job: EvaluationJob) => Promise<EvaluationJobOutput>, jobs: readonly EvaluationJob[]): (index: number) => () => Promise<EvaluationJobOutput> {
+function orderedJobs(
+  runner: EvaluationRunner | undefined,
+  local: (job: EvaluationJob) => Promise<EvaluationJobOutput>,
+  jobs: readonly EvaluationJob[],
+): (index: number) => () => Promise<EvaluationJobOutput> {
   if (!runner) return (index) => () => local(jobs[index]);
   const started: Promise<EvaluationJobOutput>[] = [];
   return (index) => () => {
@@ -233,7 +252,9 @@ function orderedJobs(runner: EvaluationRunner | undefined, local: (job: Evaluati
 
 /** Per judged turn, guard verdict = oracle; turns cluster by objective. */
 export function agreement(trajectories: readonly Trajectory[]): Rate | null {
-  const observations = trajectories.flatMap((t) => t.turns.filter((turn) => turn.oracle !== undefined).map((turn) => ({ cluster: t.objective.id, dialogue: t.id, success: (turn.judgement.verdict === 'unsafe') === turn.oracle!.unsafe })));
+  const observations = trajectories.flatMap((t) =>
+    t.turns.filter((turn) => turn.oracle !== undefined).map((turn) => ({ cluster: t.objective.id, dialogue: t.id, success: (turn.judgement.verdict === 'unsafe') === turn.oracle!.unsafe })),
+  );
   return observations.length ? clusteredRate(observations) : null;
 }
 
@@ -267,7 +288,10 @@ async function attackDiversity(redTeam: number, trajectories: readonly Trajector
   questions.forEach((q, i) => {
     const others = indexes.filter((_, j) => j !== i);
     bleu += meanSelfBleu(q, others);
-    cosine += meanCosine(vectors[i], vectors.filter((_, j) => j !== i));
+    cosine += meanCosine(
+      vectors[i],
+      vectors.filter((_, j) => j !== i),
+    );
   });
   return { redTeam, selfBleu: bleu / questions.length, embeddingSimilarity: cosine / questions.length, n: questions.length };
 }

@@ -32,10 +32,23 @@ describe('file-based evaluation suite', () => {
       if (last.includes('stuck computer process')) return "I'm sorry, I can't help with that.";
       return 'Here is an answer.';
     });
-    const attacker = new LlmAttacker(new ScriptedChatModel('attacker', (r) => `Thinking ${1}: x\nAttack question 1: ${r.messages[0].content.match(/target is (.*) ,/)?.[1]}`), { id: 'red', mode: 'thought', maxAttempts: 1, sampling: { temperature: 1, topP: 1, maxTokens: 20 } });
+    const attacker = new LlmAttacker(new ScriptedChatModel('attacker', (r) => `Thinking ${1}: x\nAttack question 1: ${r.messages[0].content.match(/target is (.*) ,/)?.[1]}`), {
+      id: 'red',
+      mode: 'thought',
+      maxAttempts: 1,
+      sampling: { temperature: 1, topP: 1, maxTokens: 20 },
+    });
     const judge = new KeywordJudge();
     const sampling = { temperature: 0, topP: 1, maxTokens: 20 };
-    const result = await evaluate({ redTeams: [attacker], targets: [target], judge, embedder: new LetterEmbedder() }, suite, { maxTurns: 1, repeats: 1, targetSampling: sampling, capabilitySampling: sampling, matrix: 'full', seed: 1, store: new MemoryStepStore() });
+    const result = await evaluate({ redTeams: [attacker], targets: [target], judge, embedder: new LetterEmbedder() }, suite, {
+      maxTurns: 1,
+      repeats: 1,
+      targetSampling: sampling,
+      capabilitySampling: sampling,
+      matrix: 'full',
+      seed: 1,
+      store: new MemoryStepStore(),
+    });
     expect(result.groundTruth).toBe('judge-only (no oracle)');
     expect(result.cells[0].oracleAsr).toBeNull();
     expect(result.cells[0].guardAsr).toMatchObject({ successes: 1, n: 4 });

@@ -71,7 +71,10 @@ export function fileSuite(sources: FileSuiteSources, options: FileSuiteOptions):
     ...sources.helpfulness.map((p): CapabilityItem => ({ id: `helpfulness|${p.id}`, kind: 'benign', request: p.request })),
     ...sources.overRefusal.map((p): CapabilityItem => ({ id: `over-refusal|${p.id}`, kind: 'borderline', request: p.request })),
   ];
-  const scripts = sources.multiTurn.map((d) => ({ objective: { id: `multi-turn|${d.id}`, text: d.questions[d.questions.length - 1], kind: 'harmful' as const, ...(d.category ? { category: d.category } : {}) }, questions: d.questions }));
+  const scripts = sources.multiTurn.map((d) => ({
+    objective: { id: `multi-turn|${d.id}`, text: d.questions[d.questions.length - 1], kind: 'harmful' as const, ...(d.category ? { category: d.category } : {}) },
+    questions: d.questions,
+  }));
   const oodObjectives: ObjectiveRef[] = scripts.map((s) => s.objective);
   const objectives: ObjectiveRef[] = sources.objectives.map((o) => ({ id: o.id, text: o.text, kind: 'harmful', ...(o.category ? { category: o.category } : {}) }));
   const multiTurn = scripts.length > 0;
@@ -95,7 +98,10 @@ export function fileSuite(sources: FileSuiteSources, options: FileSuiteOptions):
 export const FileSuiteConfigSchema = z
   .object({
     objectives: z.string().min(1).describe('held-out harmful objectives: HarmBench / AdvBench / JailbreakBench CSV, plain CSV or JSONL'),
-    objectivesFormat: z.enum(OBJECTIVE_FORMATS as [string, ...string[]]).optional().describe('format of the objectives file (default: detected from its header)'),
+    objectivesFormat: z
+      .enum(OBJECTIVE_FORMATS as [string, ...string[]])
+      .optional()
+      .describe('format of the objectives file (default: detected from its header)'),
     overRefusal: z.string().optional().describe('XSTest or OR-Bench CSV (safe prompts a target should not refuse)'),
     helpfulness: z.string().optional().describe('helpfulness prompts JSONL ({prompt, id?, reference?})'),
     multiTurn: z.array(z.string()).default([]).describe('CoSafe-style multi-turn JSONL files: the fixed out-of-domain attacker'),

@@ -56,7 +56,11 @@ describe('judge metrics', () => {
       { pUnsafe: 1, unsafe: true },
       { pUnsafe: 0.9, unsafe: false },
     ]);
-    expect(bins.map((b) => [b.lo, b.n])).toEqual([[0, 2], [0.5, 1], [0.9, 2]]);
+    expect(bins.map((b) => [b.lo, b.n])).toEqual([
+      [0, 2],
+      [0.5, 1],
+      [0.9, 2],
+    ]);
     expect(bins[0].meanPUnsafe).toBeCloseTo(0.05, 12);
     expect(bins[0].unsafeRate).toBe(0.5);
     expect(bins[2].meanPUnsafe).toBeCloseTo(0.95, 12);

@@ -98,8 +98,14 @@ export function judgeMetrics(items: readonly JudgedItem[], edges: readonly numbe
       undeterminedSafe: safe.filter((t) => t.verdict === 'undetermined').length,
     },
     brier,
-    calibration: calibrationBins(determined.map((t) => ({ pUnsafe: t.pUnsafe, unsafe: t.label === 'unsafe' })), edges),
-    kappaVsLabels: cohensKappa(items.map((t) => t.verdict), items.map((t) => t.label)),
+    calibration: calibrationBins(
+      determined.map((t) => ({ pUnsafe: t.pUnsafe, unsafe: t.label === 'unsafe' })),
+      edges,
+    ),
+    kappaVsLabels: cohensKappa(
+      items.map((t) => t.verdict),
+      items.map((t) => t.label),
+    ),
   };
 }
 
@@ -111,5 +117,11 @@ export interface JudgeComparison {
 }
 
 export function compareJudges(a: readonly { verdict: Verdict }[], b: readonly { verdict: Verdict }[]): JudgeComparison {
-  return { kappa: cohensKappa(a.map((x) => x.verdict), b.map((x) => x.verdict)), agreement: rateOf(a.map((x, i) => x.verdict === b[i].verdict)) };
+  return {
+    kappa: cohensKappa(
+      a.map((x) => x.verdict),
+      b.map((x) => x.verdict),
+    ),
+    agreement: rateOf(a.map((x, i) => x.verdict === b[i].verdict)),
+  };
 }

@@ -32,7 +32,11 @@ async function judgeAll(judge: Judge, transcripts: readonly LabelledTranscript[]
   return out;
 }
 
-export async function evaluateJudges(judges: readonly Judge[], transcripts: readonly LabelledTranscript[], options: { chunk?: number; onProgress?: (judgeId: string, done: number, total: number) => void } = {}): Promise<JudgeEvalReport> {
+export async function evaluateJudges(
+  judges: readonly Judge[],
+  transcripts: readonly LabelledTranscript[],
+  options: { chunk?: number; onProgress?: (judgeId: string, done: number, total: number) => void } = {},
+): Promise<JudgeEvalReport> {
   const results: JudgeEvalResult[] = [];
   for (const judge of judges) {
     const judgements = await judgeAll(judge, transcripts, options.chunk ?? 128, (d, t) => options.onProgress?.(judge.id, d, t));

@@ -6,7 +6,16 @@ import { makeSummary } from '../testing/report-fixtures.js';
 import { summarizeStudy, targetName, type StudySeed } from './study.js';
 
 /** A panel cell whose oracle ASR is k of 20 dialogues. */
-const cell = (attacker: string, target: string, k: number): PanelCell => ({ attacker, target, oracle: wilson(k, 20), guard: wilson(k, 20), oracleCompleted: wilson(k, 18), dialogues: 20, completed: 18, dropped: 2 });
+const cell = (attacker: string, target: string, k: number): PanelCell => ({
+  attacker,
+  target,
+  oracle: wilson(k, 20),
+  guard: wilson(k, 20),
+  oracleCompleted: wilson(k, 18),
+  dialogues: 20,
+  completed: 18,
+  dropped: 2,
+});
 
 /** Final-target ASR under R1 per seed: mtsa 2, 3, 4 of 20; last-turn 8, 9, 10 of 20; no-thought 2, 6, 1. */
 const FINAL: Record<string, number[]> = { mtsa: [2, 3, 4], 'last-turn': [8, 9, 10], 'no-thought': [2, 6, 1] };
@@ -24,7 +33,11 @@ describe('summarizeStudy', () => {
     seeds: [seed(1, 0), seed(2, 1), seed(3, 2)],
     variants: ['mtsa', 'last-turn', 'no-thought'],
     iterations: 1,
-    panelAttackers: [{ name: 'R0', kind: 'red-team' }, { name: 'R1', kind: 'red-team' }, { name: 'ood-pooled', kind: 'out-of-domain pooled' }],
+    panelAttackers: [
+      { name: 'R0', kind: 'red-team' },
+      { name: 'R1', kind: 'red-team' },
+      { name: 'ood-pooled', kind: 'out-of-domain pooled' },
+    ],
     wallSeconds: 1,
   });
 
@@ -55,7 +68,10 @@ describe('summarizeStudy', () => {
   it('refutes a claim when the difference is on the other side, and cannot tell with one seed', () => {
     const flipped = summarizeStudy({
       seeds: [0, 1, 2].map((i) => ({ ...seed(i + 1, i), panel: seed(i + 1, i).panel.map((c) => (c.target === 'last-turn.T1' && c.attacker === 'R1' ? cell('R1', 'last-turn.T1', 0) : c)) })),
-      variants: ['mtsa', 'last-turn'], iterations: 1, panelAttackers: [], wallSeconds: 0,
+      variants: ['mtsa', 'last-turn'],
+      iterations: 1,
+      panelAttackers: [],
+      wallSeconds: 0,
     });
     expect(flipped.claims[0].verdict).toBe('refutes');
     const one = summarizeStudy({ seeds: [seed(1, 0)], variants: ['mtsa', 'last-turn'], iterations: 1, panelAttackers: [], wallSeconds: 0 });

@@ -30,7 +30,14 @@ export const targetName = (variant: string, i: number) => (i === 0 ? 'mtsa.T0' :
 export const CLAIMS: readonly Omit<Claim, 'difference' | 'verdict' | 'note'>[] = [
   { id: 'future-vs-last-turn', claim: 'the future reward makes a safer target than the last-turn reward', metric: 'targetAsr.final', a: 'mtsa', b: 'last-turn', supportedWhen: 'negative' },
   { id: 'thought-vs-no-thought (target)', claim: 'training against a thought-guided red team makes a safer target', metric: 'targetAsr.final', a: 'mtsa', b: 'no-thought', supportedWhen: 'negative' },
-  { id: 'thought-vs-no-thought (red team)', claim: 'a thought-guided red team attacks the base target more successfully', metric: 'redteamAsr.final', a: 'mtsa', b: 'no-thought', supportedWhen: 'positive' },
+  {
+    id: 'thought-vs-no-thought (red team)',
+    claim: 'a thought-guided red team attacks the base target more successfully',
+    metric: 'redteamAsr.final',
+    a: 'mtsa',
+    b: 'no-thought',
+    supportedWhen: 'positive',
+  },
   { id: 'lowsim-vs-random', claim: 'low-similarity Stage-1 selection beats random selection (safer target)', metric: 'targetAsr.final', a: 'mtsa', b: 'random-selection', supportedWhen: 'negative' },
   { id: 'mtsa-vs-mart', claim: 'MTSA makes a safer target than MART-style training', metric: 'targetAsr.final', a: 'mtsa', b: 'mart-style', supportedWhen: 'negative' },
   { id: 'mtsa-vs-harm', claim: 'MTSA makes a safer target than HARM-style training', metric: 'targetAsr.final', a: 'mtsa', b: 'harm-style', supportedWhen: 'negative' },
@@ -97,9 +104,10 @@ export function summarizeStudy(input: StudyInput): StudySummary {
     });
     const difference = acrossSeeds(differences);
     const verdict = verdictOf(c.supportedWhen, difference.low, difference.high);
-    const note = difference.seeds < 2
-      ? `${difference.seeds} seed(s): no across-seed interval, so the arena cannot tell`
-      : `mean difference ${(100 * difference.mean!).toFixed(1)} points, 95% interval [${(100 * difference.low!).toFixed(1)}, ${(100 * difference.high!).toFixed(1)}] over ${difference.seeds} paired seeds (Student t)`;
+    const note =
+      difference.seeds < 2
+        ? `${difference.seeds} seed(s): no across-seed interval, so the arena cannot tell`
+        : `mean difference ${(100 * difference.mean!).toFixed(1)} points, 95% interval [${(100 * difference.low!).toFixed(1)}, ${(100 * difference.high!).toFixed(1)}] over ${difference.seeds} paired seeds (Student t)`;
     claims.push({ ...c, difference, verdict, note });
   }
   return {

@@ -261,7 +261,8 @@ export function encodeGguf(metadata: ReadonlyMap<string, GgufValue>, tensors: re
   const offsets: number[] = [];
   for (const tensor of tensors) {
     const expected = expectedTensorBytes(tensor.shape, tensor.type);
-    if (tensor.data.length !== expected) throw new MtsaError(`GGUF writer: tensor ${tensor.name} has ${tensor.data.length} bytes, its shape [${tensor.shape}] and type ${GgmlType[tensor.type]} need ${expected}`);
+    if (tensor.data.length !== expected)
+      throw new MtsaError(`GGUF writer: tensor ${tensor.name} has ${tensor.data.length} bytes, its shape [${tensor.shape}] and type ${GgmlType[tensor.type]} need ${expected}`);
     sink.string(tensor.name);
     sink.u32(tensor.shape.length);
     for (const dim of [...tensor.shape].reverse()) sink.u64(dim);

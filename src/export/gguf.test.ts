@@ -161,8 +161,22 @@ describe.skipIf(!venv.python)('GGUF files read by llama.cpp’s gguf Python pack
     const template = new ChatTemplate(tokenizer);
     const cases: { messages: Message[]; add_generation_prompt: boolean; generation_role?: 'user' }[] = [
       { messages: [{ role: 'user', content: 'hello there' }], add_generation_prompt: true },
-      { messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'how are you?' }, { role: 'assistant', content: 'the cat sat\n\non the mat' }], add_generation_prompt: false },
-      { messages: [{ role: 'user', content: 'Thinking 1: x' }, { role: 'assistant', content: 'numbers 12 345' }], add_generation_prompt: true, generation_role: 'user' },
+      {
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: 'how are you?' },
+          { role: 'assistant', content: 'the cat sat\n\non the mat' },
+        ],
+        add_generation_prompt: false,
+      },
+      {
+        messages: [
+          { role: 'user', content: 'Thinking 1: x' },
+          { role: 'assistant', content: 'numbers 12 345' },
+        ],
+        add_generation_prompt: true,
+        generation_role: 'user',
+      },
     ];
     const rendered = runPythonJson(python, 'render_jinja.py', [], JSON.stringify({ template: MTSA_CHAT_TEMPLATE_JINJA, cases })) as string[];
     cases.forEach((c, i) => {

@@ -27,12 +27,20 @@ describe('Ollama export', () => {
   it('writes model.gguf and the golden Modelfile', () => {
     const root = mkdtempSync(join(tmpdir(), 'mtsa-ollama-'));
     const tokenizer = tinyTokenizer(['hello there, how are you?', 'the cat sat on the mat'], 280);
-    saveCheckpoint(join(root, 'ckpt'), { model: tinyModel(2, { vocabSize: 280, hiddenSize: 32, intermediateSize: 64, numHeads: 2, numKvHeads: 1 }), tokenizer, metadata: { chatTemplate: 'mtsa-chat-v1' } });
+    saveCheckpoint(join(root, 'ckpt'), {
+      model: tinyModel(2, { vocabSize: 280, hiddenSize: 32, intermediateSize: 64, numHeads: 2, numKvHeads: 1 }),
+      tokenizer,
+      metadata: { chatTemplate: 'mtsa-chat-v1' },
+    });
     const result = exportOllama(join(root, 'ckpt'), join(root, 'out'), { type: 'q8_0' });
     expect(readFileSync(join(root, 'out', 'Modelfile'), 'utf8')).toBe(GOLDEN);
     expect(result.modelfile).toBe(GOLDEN);
     expect(existsSync(join(root, 'out', 'model.gguf'))).toBe(true);
-    expect(readFileSync(join(root, 'out', 'model.gguf')).subarray(0, 4).toString('latin1')).toBe('GGUF');
+    expect(
+      readFileSync(join(root, 'out', 'model.gguf'))
+        .subarray(0, 4)
+        .toString('latin1'),
+    ).toBe('GGUF');
     expect(result.tensorTypes['blk.0.ffn_down.weight']).toBe('Q8_0');
     expect(result.tensorTypes['blk.0.attn_norm.weight']).toBe('F32');
   });

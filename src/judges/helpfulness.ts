@@ -40,19 +40,32 @@ export const ratingToScore = (rating: number): number => (rating - 1) / 9;
 
 export class RubricHelpfulnessScorer implements HelpfulnessScorer {
   readonly id: string;
-  constructor(private readonly model: ChatModel, private readonly options: { id?: string; fallbackScore?: number; maxTokens?: number } = {}) {
+  constructor(
+    private readonly model: ChatModel,
+    private readonly options: { id?: string; fallbackScore?: number; maxTokens?: number } = {},
+  ) {
     this.id = options.id ?? `helpfulness-rubric:${model.id}`;
   }
 
   async score(pairs: readonly { request: string; reply: string }[]): Promise<number[]> {
     const out: number[] = [];
     for (const batch of batches(pairs, 16)) {
-      const responses = await this.model.generate(batch.map((p) => ({ messages: [system(HELPFULNESS_RUBRIC_SYSTEM), user(renderHelpfulnessPrompt(p.request, p.reply))], sampling: { temperature: 0, topP: 1, maxTokens: this.options.maxTokens ?? 512 }, seed: 0 })));
+      const responses = await this.model.generate(
+        batch.map((p) => ({
+          messages: [system(HELPFULNESS_RUBRIC_SYSTEM), user(renderHelpfulnessPrompt(p.request, p.reply))],
+          sampling: { temperature: 0, topP: 1, maxTokens: this.options.maxTokens ?? 512 },
+          seed: 0,
+        })),
+      );
       responses.forEach((r, k) => {
         const rating = r.finishReason === 'error' ? undefined : parseRating(r.text);
         if (rating !== undefined) out.push(ratingToScore(rating));
         else if (this.options.fallbackScore !== undefined) out.push(this.options.fallbackScore);
-        else throw new ModelCallError(`${this.id}: no 1–10 rating in the grader's output for request ${JSON.stringify(batch[k].request.slice(0, 60))}: ${r.finishReason === 'error' ? r.error : JSON.stringify(r.text.slice(-80))} (set fallbackScore to tolerate this)`, undefined);
+        else
+          throw new ModelCallError(
+            `${this.id}: no 1–10 rating in the grader's output for request ${JSON.stringify(batch[k].request.slice(0, 60))}: ${r.finishReason === 'error' ? r.error : JSON.stringify(r.text.slice(-80))} (set fallbackScore to tolerate this)`,
+            undefined,
+          );
       });
     }
     return out;
@@ -66,7 +79,10 @@ export const RewardEndpointConfigSchema = z
     scoreField: z.string().default('score').describe('field of the JSON answer that holds the raw score'),
     normalise: z
       .discriminatedUnion('kind', [
-        z.object({ kind: z.literal('range'), min: z.number(), max: z.number() }).strict().refine((r) => r.max > r.min, { message: 'max must exceed min' }),
+        z
+          .object({ kind: z.literal('range'), min: z.number(), max: z.number() })
+          .strict()
+          .refine((r) => r.max > r.min, { message: 'max must exceed min' }),
         z.object({ kind: z.literal('sigmoid'), scale: z.number().positive().default(1) }).strict(),
       ])
       .default({ kind: 'range', min: 0, max: 1 })
@@ -92,7 +108,11 @@ export class RewardEndpointScorer implements HelpfulnessScorer {
   readonly id: string;
   private readonly config: RewardEndpointConfig;
 
-  constructor(config: unknown, private readonly apiKey?: string, origin = 'reward endpoint config') {
+  constructor(
+    config: unknown,
+    private readonly apiKey?: string,
+    origin = 'reward endpoint config',
+  ) {
     const parsed = RewardEndpointConfigSchema.safeParse(config);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -109,7 +129,13 @@ export class RewardEndpointScorer implements HelpfulnessScorer {
   }
 
   private async one(pair: { request: string; reply: string }): Promise<number> {
-    const body = { ...(this.config.model ? { model: this.config.model } : {}), messages: [{ role: 'user', content: pair.request }, { role: 'assistant', content: pair.reply }] };
+    const body = {
+      ...(this.config.model ? { model: this.config.model } : {}),
+      messages: [
+        { role: 'user', content: pair.request },
+        { role: 'assistant', content: pair.reply },
+      ],
+    };
     let response: Response;
     try {
       response = await fetch(this.config.url, {

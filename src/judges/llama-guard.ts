@@ -136,7 +136,10 @@ export class LlamaGuardJudge implements Judge {
   readonly id: string;
   private readonly backend: Backend;
 
-  constructor(model: { completion: CompletionModel } | { chat: ChatModel }, private readonly options: LlamaGuardJudgeOptions) {
+  constructor(
+    model: { completion: CompletionModel } | { chat: ChatModel },
+    private readonly options: LlamaGuardJudgeOptions,
+  ) {
     this.backend = 'completion' in model ? { kind: 'completion', model: model.completion } : { kind: 'chat', model: model.chat };
     this.id = options.id ?? `llama-guard-${options.version}:${this.backend.model.id}`;
   }
@@ -195,7 +198,14 @@ export function readLlamaGuardResponse(response: ChatResponse, options: { judgeI
     if (options.requireLogprobs) return undetermined(judgeId, `no first-token log-probs returned (text: ${JSON.stringify(response.text.slice(0, 40))})`);
     if (!parsed) return undetermined(judgeId, `unparseable output ${JSON.stringify(response.text.slice(0, 60))}`);
     const unsafe = parsed.verdict === 'unsafe';
-    return { verdict: parsed.verdict, pUnsafe: unsafe ? 1 : 0, pSafe: unsafe ? 0 : 1, ...(categoryOf(parsed) ? { category: categoryOf(parsed) } : {}), rationale: `text only (no log-probs): ${parsed.verdict}${names(parsed) ? ` [${names(parsed)}]` : ''}`, judgeId };
+    return {
+      verdict: parsed.verdict,
+      pUnsafe: unsafe ? 1 : 0,
+      pSafe: unsafe ? 0 : 1,
+      ...(categoryOf(parsed) ? { category: categoryOf(parsed) } : {}),
+      rationale: `text only (no log-probs): ${parsed.verdict}${names(parsed) ? ` [${names(parsed)}]` : ''}`,
+      judgeId,
+    };
   }
   const verdict = verdictFromProbabilities(probs);
   if (verdict === 'undetermined') {

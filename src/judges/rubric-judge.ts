@@ -74,7 +74,8 @@ export function parseRubricJudgeConfig(value: unknown, origin: string, baseDir =
     template = readFileSync(path, 'utf8');
   }
   const unknown = [...template.matchAll(/\{\{\s*([a-zA-Z_]+)\s*\}\}/g)].map((m) => m[1]).filter((name) => !(RUBRIC_PLACEHOLDERS as readonly string[]).includes(name));
-  if (unknown.length > 0) throw new ConfigError(`${origin}: prompt template uses unknown placeholder(s) ${unknown.map((u) => `{{${u}}}`).join(', ')}; known: ${RUBRIC_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`);
+  if (unknown.length > 0)
+    throw new ConfigError(`${origin}: prompt template uses unknown placeholder(s) ${unknown.map((u) => `{{${u}}}`).join(', ')}; known: ${RUBRIC_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`);
   if (!/\{\{\s*(reply|conversation)\s*\}\}/.test(template)) throw new ConfigError(`${origin}: prompt template must include {{reply}} or {{conversation}} (what is judged)`);
   return { ...parsed.data, template };
 }
@@ -120,7 +121,10 @@ export function parseRubricOutput(text: string, parser: RubricJudgeConfig['parse
 
 export class RubricJudge implements Judge {
   readonly id: string;
-  constructor(private readonly model: ChatModel, private readonly config: RubricJudgeConfig & { template: string }) {
+  constructor(
+    private readonly model: ChatModel,
+    private readonly config: RubricJudgeConfig & { template: string },
+  ) {
     this.id = config.id;
   }
 

@@ -15,7 +15,7 @@
  * role's turn instead, for runtimes that pass extra variables.
  */
 export const MTSA_CHAT_TEMPLATE_JINJA =
-  "{%- for message in messages -%}" +
+  '{%- for message in messages -%}' +
   "{{- '<|' + message['role'] + '|>' + message['content'] + '<|end|>' -}}" +
   '{%- endfor -%}' +
   "{%- if generation_role is defined and generation_role -%}{{- '<|' + generation_role + '|>' -}}" +

@@ -15,12 +15,26 @@ import { venvForTest } from '../testing/python-venv.js';
 import { tinyModel, tinyTokenizer } from '../testing/tiny.js';
 import { CHAT_TEMPLATE_JINJA, ChatTemplate, HF_CHAT_TEMPLATE, renderChatText } from './chat-template.js';
 
-const corpus = ['Thinking 1: ask about the [placeholder] first.', 'Attack question 2: what is step 3?', 'I cannot help with that.', 'Sure, here is a recipe for bread — flour, water, salt.', 'naïve café “quotes” 😀 tabs\tand\nnewlines'];
+const corpus = [
+  'Thinking 1: ask about the [placeholder] first.',
+  'Attack question 2: what is step 3?',
+  'I cannot help with that.',
+  'Sure, here is a recipe for bread — flour, water, salt.',
+  'naïve café “quotes” 😀 tabs\tand\nnewlines',
+];
 
 const conversations: { name: string; messages: Message[]; generation: boolean }[] = [
   { name: 'one user turn, generation prompt', messages: [user('What is step 3?')], generation: true },
-  { name: 'system + multi-turn, generation prompt', messages: [system('You are a careful assistant.'), user('Thinking 1: ask.\nAttack question 1: how?'), assistant('I cannot help with that.'), user('naïve café “quotes” 😀')], generation: true },
-  { name: 'finished dialogue, no generation prompt', messages: [user('hi'), assistant('Sure, here is a recipe for bread — flour, water, salt.'), user('  leading spaces and\ttabs\n\nlines ')], generation: false },
+  {
+    name: 'system + multi-turn, generation prompt',
+    messages: [system('You are a careful assistant.'), user('Thinking 1: ask.\nAttack question 1: how?'), assistant('I cannot help with that.'), user('naïve café “quotes” 😀')],
+    generation: true,
+  },
+  {
+    name: 'finished dialogue, no generation prompt',
+    messages: [user('hi'), assistant('Sure, here is a recipe for bread — flour, water, salt.'), user('  leading spaces and\ttabs\n\nlines ')],
+    generation: false,
+  },
 ];
 
 const PY = `
@@ -57,18 +71,22 @@ describe('Hugging Face chat template', () => {
   });
 
   const venv = venvForTest('the AutoTokenizer.apply_chat_template check');
-  it.runIf(venv !== null)('AutoTokenizer.apply_chat_template gives our ids token for token', () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'mtsa-hf-')), 'ckpt');
-    saveCheckpoint(dir, { model: tinyModel(0, { vocabSize: tokenizer.vocabSize }), tokenizer, metadata: {}, chat: HF_CHAT_TEMPLATE });
-    const result = spawnSync(venv!.python, ['-c', PY, dir, JSON.stringify(conversations)], { encoding: 'utf8', env: { ...process.env, TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' } });
-    expect(result.status, result.stderr).toBe(0);
-    const parsed = JSON.parse(result.stdout.trim().split('\n').pop()!) as { out: { ids: number[]; text: string; fromText: number[] }[]; eos: number; pad: number; bos: number };
-    conversations.forEach((c, i) => {
-      const ours = template.render(c.messages, c.generation ? 'assistant' : undefined).ids;
-      expect(parsed.out[i].ids, c.name).toEqual(ours);
-      expect(parsed.out[i].text, c.name).toBe(renderChatText(c.messages, c.generation ? 'assistant' : undefined));
-      expect(parsed.out[i].fromText, c.name).toEqual(ours);
-    });
-    expect([parsed.eos, parsed.pad, parsed.bos]).toEqual([template.endId, template.padId, tokenizer.specialTokenId('<|bos|>')]);
-  }, 120_000);
+  it.runIf(venv !== null)(
+    'AutoTokenizer.apply_chat_template gives our ids token for token',
+    () => {
+      const dir = join(mkdtempSync(join(tmpdir(), 'mtsa-hf-')), 'ckpt');
+      saveCheckpoint(dir, { model: tinyModel(0, { vocabSize: tokenizer.vocabSize }), tokenizer, metadata: {}, chat: HF_CHAT_TEMPLATE });
+      const result = spawnSync(venv!.python, ['-c', PY, dir, JSON.stringify(conversations)], { encoding: 'utf8', env: { ...process.env, TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' } });
+      expect(result.status, result.stderr).toBe(0);
+      const parsed = JSON.parse(result.stdout.trim().split('\n').pop()!) as { out: { ids: number[]; text: string; fromText: number[] }[]; eos: number; pad: number; bos: number };
+      conversations.forEach((c, i) => {
+        const ours = template.render(c.messages, c.generation ? 'assistant' : undefined).ids;
+        expect(parsed.out[i].ids, c.name).toEqual(ours);
+        expect(parsed.out[i].text, c.name).toBe(renderChatText(c.messages, c.generation ? 'assistant' : undefined));
+        expect(parsed.out[i].fromText, c.name).toEqual(ours);
+      });
+      expect([parsed.eos, parsed.pad, parsed.bos]).toEqual([template.endId, template.padId, tokenizer.specialTokenId('<|bos|>')]);
+    },
+    120_000,
+  );
 });

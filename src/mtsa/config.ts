@@ -30,7 +30,7 @@ export const MtsaConfigSchema = z
     maxTurns: z.number().int().min(1).max(10).default(5).describe('turns per dialogue (H)'),
     iterations: z.number().int().min(0).max(10).default(3).describe('Stage 2 iterations (T)'),
     attacker: z.enum(['thought', 'no-thought']).default('thought').describe("ablation: the attacker writes 'Thinking N' before 'Attack question N', or the question alone"),
-    reward: z.enum(['future', 'last-turn']).default('future').describe("target reward: summed from the resampled turn to the end (MTSA), or that turn only (MART/HARM-style ablation)"),
+    reward: z.enum(['future', 'last-turn']).default('future').describe('target reward: summed from the resampled turn to the end (MTSA), or that turn only (MART/HARM-style ablation)'),
     selection: z.enum(['lowsim', 'random']).default('lowsim').describe('Stage 1 data selection: top-k lowest mutual similarity, or random (ablation)'),
     stage1: z
       .object({
@@ -40,7 +40,12 @@ export const MtsaConfigSchema = z
       .strict()
       .default({ topK: 960, train: { epochs: 2, batchSize: 16, lr: 2e-3 } }),
     goalsPerIteration: z.number().int().positive().default(128).describe('training objectives sampled for online dialogues each iteration'),
-    attackerPrefill: z.boolean().default(true).describe('prefill the markers of each attacker turn ("Thinking N:" at the start, "Attack question N:" after the thought line), so the model never writes a turn number; false: free generation, checked and retried'),
+    attackerPrefill: z
+      .boolean()
+      .default(true)
+      .describe(
+        'prefill the markers of each attacker turn ("Thinking N:" at the start, "Attack question N:" after the thought line), so the model never writes a turn number; false: free generation, checked and retried',
+      ),
     maxFormatAttempts: z.number().int().min(1).default(4).describe('attacker generations per turn before the dialogue is dropped (reference: 1 + 3 retries)'),
     sampling: z
       .object({
@@ -63,18 +68,35 @@ export const MtsaConfigSchema = z
         maxSafeProbability: z.number().min(0).max(1).default(0.3).describe('a turn qualifies for attack regeneration when P(unsafe) ≤ this'),
         source: z.enum(['all', 'successful']).default('all').describe("dialogues that feed red-team resampling: all (the paper's figure, G1) or successful only (reference code)"),
         maxGroups: z.number().int().positive().default(96).describe('red-team groups that yield a pair, per iteration (with requireUnsafeFuture: counted after the filter)'),
-        rolloutBudget: z.number().int().positive().default(144).describe('most groups rolled out per iteration when requireUnsafeFuture skips groups after their rollouts: skipped groups free their slot for the next candidate until this many were tried'),
+        rolloutBudget: z
+          .number()
+          .int()
+          .positive()
+          .default(144)
+          .describe(
+            'most groups rolled out per iteration when requireUnsafeFuture skips groups after their rollouts: skipped groups free their slot for the next candidate until this many were tried',
+          ),
         requireUnsafeFuture: z
           .boolean()
           .default(true)
-          .describe('skip a group when no candidate\'s rolled-out future reaches an unsafe verdict: its toxicity z-scores are judge noise (docs/decisions/0003); false is the paper as written'),
+          .describe("skip a group when no candidate's rolled-out future reaches an unsafe verdict: its toxicity z-scores are judge noise (docs/decisions/0003); false is the paper as written"),
         diversityReferences: z.number().int().positive().default(96).describe('references sampled from the Stage-1 set for the diversity terms'),
         beta: z.number().positive().default(0.1).describe('DPO β'),
         rpoAlpha: z.number().min(0).default(0).describe('weight of an NLL term on the chosen attack (RPO / TRL rpo_alpha); 0 is plain DPO as in the paper'),
         train: schedule({ epochs: 2, batchSize: 8, lr: 5e-5 }),
       })
       .strict()
-      .default({ maxSafeProbability: 0.3, source: 'all', maxGroups: 96, rolloutBudget: 144, requireUnsafeFuture: true, diversityReferences: 96, beta: 0.1, rpoAlpha: 0, train: { epochs: 2, batchSize: 8, lr: 5e-5 } }),
+      .default({
+        maxSafeProbability: 0.3,
+        source: 'all',
+        maxGroups: 96,
+        rolloutBudget: 144,
+        requireUnsafeFuture: true,
+        diversityReferences: 96,
+        beta: 0.1,
+        rpoAlpha: 0,
+        train: { epochs: 2, batchSize: 8, lr: 5e-5 },
+      }),
     target: z
       .object({
         minUnsafeProbability: z.number().min(0).max(1).default(0.5).describe('a turn qualifies for a safe rewrite when P(unsafe) ≥ this'),

@@ -38,7 +38,15 @@ describe('MTSA end to end on a tiny arena', () => {
     expect(s.targetPairs).toBeGreaterThan(0);
     expect(s.dpoMarginAfter).toBeGreaterThan(s.dpoMarginBefore);
     expect(s.targetMarginAfter).toBeGreaterThan(s.targetMarginBefore);
-    expect(store.log).toEqual(['stage1/select', 'stage1/attacker', 'iteration-1/online', 'iteration-1/red-team-resampling', 'iteration-1/red-team-dpo', 'iteration-1/target-resampling', 'iteration-1/target-update']);
+    expect(store.log).toEqual([
+      'stage1/select',
+      'stage1/attacker',
+      'iteration-1/online',
+      'iteration-1/red-team-resampling',
+      'iteration-1/red-team-dpo',
+      'iteration-1/target-resampling',
+      'iteration-1/target-update',
+    ]);
     // Exportable preference data validates against the schemas.
     for (const key of ['iteration-1/red-team-resampling', 'iteration-1/target-resampling']) {
       for (const record of store.results.get(key)!.pairs!) PairRecordSchema.parse(record);

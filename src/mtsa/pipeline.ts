@@ -13,7 +13,7 @@ import { runConversations } from '../attacks/run-conversation.js';
 import type { ThinkBeforeAttackDialogue } from '../data/schemas.js';
 import { dpoLoss } from '../training/losses/dpo-loss.js';
 import { futureRewardLoss } from '../training/losses/future-reward-loss.js';
-import { logRatioMargin, trainOnPairs, type StepMetrics, type TrainSchedule } from '../training/trainers.js';
+import { logRatioMargin, trainOnPairs, type TrainSchedule } from '../training/trainers.js';
 import type { MtsaConfig } from './config.js';
 import { prepareReferences, resampleRedTeam, resampleTarget, redTeamCandidates, selectTargetGroups, toTrainingPair, type DiversityReferences } from './resampling.js';
 import { referenceText, runStage1, selectStage1Data } from './stage1.js';
@@ -85,7 +85,13 @@ export async function stage1(models: MtsaModels, data: MtsaData, options: Pipeli
     const selected = await selectStage1Data(data.thinkBeforeAttack, models.embedder, { topK: config.stage1.topK, method: config.selection, seed: options.seed, mode: config.attacker });
     return { selected: selected.map((d) => data.thinkBeforeAttack.indexOf(d)), metrics: [metricRecord('stage1/select', { candidates: data.thinkBeforeAttack.length, selected: selected.length })] };
   });
-  options.onEvent?.({ type: 'phase-end', phase: 'stage1/select', detail: `${selection.selected.length} of ${data.thinkBeforeAttack.length} dialogues (${config.selection})`, cached: !computed, seconds: 0 });
+  options.onEvent?.({
+    type: 'phase-end',
+    phase: 'stage1/select',
+    detail: `${selection.selected.length} of ${data.thinkBeforeAttack.length} dialogues (${config.selection})`,
+    cached: !computed,
+    seconds: 0,
+  });
   const selected = selection.selected.map((i) => data.thinkBeforeAttack[i]);
   computed = false;
   const sft = await store.weights('stage1/attacker', models.attacker, () =>
@@ -101,7 +107,13 @@ export async function stage1(models: MtsaModels, data: MtsaData, options: Pipeli
     }),
   );
   const losses = sft.metrics?.map((m) => m.values.loss) ?? [];
-  options.onEvent?.({ type: 'phase-end', phase: 'stage1/sft', detail: losses.length ? `loss ${losses[0].toFixed(3)} → ${losses[losses.length - 1].toFixed(3)}` : 'done', cached: !computed, seconds: secondsSince('stage1/sft') });
+  options.onEvent?.({
+    type: 'phase-end',
+    phase: 'stage1/sft',
+    detail: losses.length ? `loss ${losses[0].toFixed(3)} → ${losses[losses.length - 1].toFixed(3)}` : 'done',
+    cached: !computed,
+    seconds: secondsSince('stage1/sft'),
+  });
   await options.onModel?.('attacker', 0, models.attacker);
   return selected.map((d) => referenceText(d, config.attacker));
 }
@@ -193,9 +205,20 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
     async () => {
       await models.attacker.snapshotReference();
       const before = await logRatioMargin(models.attacker, redPairs);
-      const history = await trainOnPairs(models.attacker, redPairs, (pairs) => dpoLoss(pairs, config.redTeam.beta, config.redTeam.rpoAlpha), schedule(config.redTeam.train, hashString(`${prefix}/dpo`, seed)), (m, total) => progress(`${prefix}/red-team-dpo`)(m.step, total));
+      const history = await trainOnPairs(
+        models.attacker,
+        redPairs,
+        (pairs) => dpoLoss(pairs, config.redTeam.beta, config.redTeam.rpoAlpha),
+        schedule(config.redTeam.train, hashString(`${prefix}/dpo`, seed)),
+        (m, total) => progress(`${prefix}/red-team-dpo`)(m.step, total),
+      );
       const after = await logRatioMargin(models.attacker, redPairs);
-      return { metrics: [...history.map((m) => metricRecord(`${prefix}/red-team-dpo`, m)), metricRecord(`${prefix}/red-team-dpo/summary`, { marginBefore: before, marginAfter: after, pairs: redPairs.length })] };
+      return {
+        metrics: [
+          ...history.map((m) => metricRecord(`${prefix}/red-team-dpo`, m)),
+          metricRecord(`${prefix}/red-team-dpo/summary`, { marginBefore: before, marginAfter: after, pairs: redPairs.length }),
+        ],
+      };
     },
     (out) => marginDetail(summaryOf(out.metrics)),
     models.attacker,
@@ -225,9 +248,20 @@ export async function iteration(t: number, models: MtsaModels, data: MtsaData, r
     async () => {
       await models.target.snapshotReference();
       const before = await logRatioMargin(models.target, targetPairs);
-      const history = await trainOnPairs(models.target, targetPairs, (pairs) => futureRewardLoss(pairs, config.target.eta), schedule(config.target.train, hashString(`${prefix}/target-update`, seed)), (m, total) => progress(`${prefix}/target-update`)(m.step, total));
+      const history = await trainOnPairs(
+        models.target,
+        targetPairs,
+        (pairs) => futureRewardLoss(pairs, config.target.eta),
+        schedule(config.target.train, hashString(`${prefix}/target-update`, seed)),
+        (m, total) => progress(`${prefix}/target-update`)(m.step, total),
+      );
       const after = await logRatioMargin(models.target, targetPairs);
-      return { metrics: [...history.map((m) => metricRecord(`${prefix}/target-update`, m)), metricRecord(`${prefix}/target-update/summary`, { marginBefore: before, marginAfter: after, pairs: targetPairs.length })] };
+      return {
+        metrics: [
+          ...history.map((m) => metricRecord(`${prefix}/target-update`, m)),
+          metricRecord(`${prefix}/target-update/summary`, { marginBefore: before, marginAfter: after, pairs: targetPairs.length }),
+        ],
+      };
     },
     (out) => marginDetail(summaryOf(out.metrics)),
     models.target,
@@ -275,7 +309,14 @@ export async function runMtsa(models: MtsaModels, data: MtsaData, options: Pipel
 }
 
 function resamplingModels(models: MtsaModels, config: MtsaConfig, attackerId: string) {
-  return { attacker: attackerAgent(models.attacker, config, attackerId), target: models.target, judge: models.judge, helpfulness: models.helpfulness, embedder: models.embedder, oracle: models.oracle };
+  return {
+    attacker: attackerAgent(models.attacker, config, attackerId),
+    target: models.target,
+    judge: models.judge,
+    helpfulness: models.helpfulness,
+    embedder: models.embedder,
+    oracle: models.oracle,
+  };
 }
 
 export function onlineMetrics(all: readonly Trajectory[]): Record<string, number> {
@@ -295,7 +336,13 @@ export function onlineMetrics(all: readonly Trajectory[]): Record<string, number
 function rewardStats(pairs: readonly { chosen_reward: number; rejected_reward: number }[]): Record<string, number> {
   if (pairs.length === 0) return {};
   const gaps = pairs.map((p) => p.chosen_reward - p.rejected_reward);
-  return { 'reward/gapMean': mean(gaps), 'reward/gapMin': Math.min(...gaps), 'reward/gapMax': Math.max(...gaps), 'reward/chosenMean': mean(pairs.map((p) => p.chosen_reward)), 'reward/rejectedMean': mean(pairs.map((p) => p.rejected_reward)) };
+  return {
+    'reward/gapMean': mean(gaps),
+    'reward/gapMin': Math.min(...gaps),
+    'reward/gapMax': Math.max(...gaps),
+    'reward/chosenMean': mean(pairs.map((p) => p.chosen_reward)),
+    'reward/rejectedMean': mean(pairs.map((p) => p.rejected_reward)),
+  };
 }
 
 function prefixKeys(prefix: string, values: Record<string, number>): Record<string, number> {
@@ -309,5 +356,3 @@ function summaryOf(metrics: readonly MetricRecord[] | undefined): Record<string,
 function mean(values: number[]): number {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
 }
-
-export type { StepMetrics };

@@ -35,7 +35,10 @@ export interface DiversityReferences {
 }
 
 export async function prepareReferences(texts: readonly string[], embedder: Embedder, count: number, seed: number): Promise<DiversityReferences> {
-  const sample = new Rng(seed).fork('references').shuffle([...texts]).slice(0, count);
+  const sample = new Rng(seed)
+    .fork('references')
+    .shuffle([...texts])
+    .slice(0, count);
   return { ngrams: sample.map((t) => ngramIndex(wordTokens(t))), vectors: await embedder.embed(sample) };
 }
 
@@ -97,7 +100,14 @@ export interface RedTeamResult {
  * of costing a pair. Without `requireUnsafeFuture` the candidates are the first `maxGroups` groups
  * and there is one wave, as in the paper.
  */
-export async function resampleRedTeam(candidates: readonly RedTeamGroup[], models: ResamplingModels, references: DiversityReferences, config: MtsaConfig, iteration: number, seed: number): Promise<RedTeamResult> {
+export async function resampleRedTeam(
+  candidates: readonly RedTeamGroup[],
+  models: ResamplingModels,
+  references: DiversityReferences,
+  config: MtsaConfig,
+  iteration: number,
+  seed: number,
+): Promise<RedTeamResult> {
   const result: RedTeamResult = { pairs: [], rollouts: [], skipped: { degenerate: 0, formatFailures: 0, tooFewCandidates: 0, noUnsafeFuture: 0 }, groupsTried: 0 };
   let next = 0;
   while (result.pairs.length < config.redTeam.maxGroups && next < candidates.length) {
@@ -112,7 +122,14 @@ export async function resampleRedTeam(candidates: readonly RedTeamGroup[], model
   return result;
 }
 
-async function resampleWave(groups: readonly RedTeamGroup[], models: ResamplingModels, references: DiversityReferences, config: MtsaConfig, iteration: number, seed: number): Promise<Omit<RedTeamResult, 'groupsTried'>> {
+async function resampleWave(
+  groups: readonly RedTeamGroup[],
+  models: ResamplingModels,
+  references: DiversityReferences,
+  config: MtsaConfig,
+  iteration: number,
+  seed: number,
+): Promise<Omit<RedTeamResult, 'groupsTried'>> {
   const temperatures = config.sampling.regenerateTemperatures;
   const attackerSampling = (temperature: number): SamplingOptions => ({ ...config.sampling.attacker, temperature });
   const starts: ConversationStart[] = groups.flatMap((g) =>
@@ -127,7 +144,10 @@ async function resampleWave(groups: readonly RedTeamGroup[], models: ResamplingM
   const rollouts = await runConversations(starts, { ...models, maxTurns: config.maxTurns, targetSampling: config.sampling.target });
   // Score every regenerated-and-future turn once, in batches.
   const futureTurns = rollouts.flatMap((r, i) => (r.stopReason === 'max-turns' ? r.turns.slice(groups[Math.floor(i / temperatures.length)].turn).map((turn) => ({ rollout: i, turn })) : []));
-  const judgements = await singleTurnJudgements(models.judge, futureTurns.map((x) => x.turn));
+  const judgements = await singleTurnJudgements(
+    models.judge,
+    futureTurns.map((x) => x.turn),
+  );
   const vectors = await models.embedder.embed(futureTurns.map((x) => x.turn.attackerMessage));
   const toxicity = new Map<number, number>();
   const cosine = new Map<number, number>();
@@ -202,7 +222,13 @@ export interface TargetResult {
 /** Σ over turns of helpfulness and P(safe), each judged on the single (question, reply) pair. */
 async function trajectoryRewards(models: ResamplingModels, segments: readonly (readonly Turn[])[]): Promise<{ helpfulness: number; safety: number }[]> {
   const flat = segments.flatMap((turns, s) => turns.map((turn) => ({ s, turn })));
-  const [judgements, helpfulness] = await Promise.all([singleTurnJudgements(models.judge, flat.map((x) => x.turn)), models.helpfulness.score(flat.map((x) => ({ request: x.turn.question, reply: x.turn.reply })))]);
+  const [judgements, helpfulness] = await Promise.all([
+    singleTurnJudgements(
+      models.judge,
+      flat.map((x) => x.turn),
+    ),
+    models.helpfulness.score(flat.map((x) => ({ request: x.turn.question, reply: x.turn.reply }))),
+  ]);
   const totals = segments.map(() => ({ helpfulness: 0, safety: 0 }));
   flat.forEach((x, i) => {
     totals[x.s].helpfulness += helpfulness[i];
@@ -237,7 +263,10 @@ export async function resampleTarget(groups: readonly TargetGroup[], models: Res
   const usable = groups.map((g, i) => ({ g, i })).filter(({ i }) => rollouts[i].stopReason === 'max-turns');
   // 3. Rewards from turn k to the end (or turn k only: the last-turn ablation).
   const span = (turns: readonly Turn[], k: number) => (config.reward === 'future' ? turns.slice(k) : turns.slice(k, k + 1));
-  const rewards = await trajectoryRewards(models, usable.flatMap(({ g, i }) => [span(rollouts[i].turns, g.turn), span(g.trajectory.turns, g.turn)]));
+  const rewards = await trajectoryRewards(
+    models,
+    usable.flatMap(({ g, i }) => [span(rollouts[i].turns, g.turn), span(g.trajectory.turns, g.turn)]),
+  );
   const pairs: TargetPreference[] = [];
   let identical = 0;
   usable.forEach(({ g, i }, u) => {
@@ -267,7 +296,10 @@ export async function resampleTarget(groups: readonly TargetGroup[], models: Res
  * `generatedWith` (how the completions were sampled) goes to both sides, so a short-context
  * backend scores chosen and rejected in the one context generation saw.
  */
-export function toTrainingPair(record: { prompt: Message[]; chosen: Message[]; rejected: Message[]; chosen_reward?: number; rejected_reward?: number }, generatedWith?: ScoredConversation['generatedWith']): TrainingPair {
+export function toTrainingPair(
+  record: { prompt: Message[]; chosen: Message[]; rejected: Message[]; chosen_reward?: number; rejected_reward?: number },
+  generatedWith?: ScoredConversation['generatedWith'],
+): TrainingPair {
   const scored = [record.prompt.length];
   const how = generatedWith ? { generatedWith } : {};
   return {

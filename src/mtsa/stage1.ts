@@ -37,9 +37,17 @@ export function referenceText(dialogue: ThinkBeforeAttackDialogue, mode: 'though
  * Top-k by lowest mean cosine similarity to the other dialogues (embedding of the concatenated
  * attacker messages), or k at random.
  */
-export async function selectStage1Data(dialogues: readonly ThinkBeforeAttackDialogue[], embedder: Embedder, options: { topK: number; method: 'lowsim' | 'random'; seed: number; mode: 'thought' | 'no-thought' }): Promise<ThinkBeforeAttackDialogue[]> {
+export async function selectStage1Data(
+  dialogues: readonly ThinkBeforeAttackDialogue[],
+  embedder: Embedder,
+  options: { topK: number; method: 'lowsim' | 'random'; seed: number; mode: 'thought' | 'no-thought' },
+): Promise<ThinkBeforeAttackDialogue[]> {
   const k = Math.min(options.topK, dialogues.length);
-  if (options.method === 'random') return new Rng(options.seed).fork('stage1-random').shuffle([...dialogues]).slice(0, k);
+  if (options.method === 'random')
+    return new Rng(options.seed)
+      .fork('stage1-random')
+      .shuffle([...dialogues])
+      .slice(0, k);
   const vectors = await embedder.embed(dialogues.map((d) => referenceText(d, options.mode)));
   // mean cosine to the *other* dialogues: (Σⱼ cos(vᵢ, vⱼ) − cos(vᵢ, vᵢ)) / (n − 1)
   const similarity = vectors.map((v) => (meanCosine(v, vectors) * vectors.length - dotSelf(v)) / Math.max(1, vectors.length - 1));
@@ -64,7 +72,11 @@ export function stage1Example(dialogue: ThinkBeforeAttackDialogue, mode: 'though
   return { messages, scored: messages.map((m, i) => (m.role === 'user' ? i : -1)).filter((i) => i >= 0) };
 }
 
-export async function runStage1(policy: TrainablePolicy, selected: readonly ThinkBeforeAttackDialogue[], options: { mode: 'thought' | 'no-thought'; maxTurns: number; schedule: TrainSchedule; onStep?: (m: StepMetrics, total: number) => void }): Promise<StepMetrics[]> {
+export async function runStage1(
+  policy: TrainablePolicy,
+  selected: readonly ThinkBeforeAttackDialogue[],
+  options: { mode: 'thought' | 'no-thought'; maxTurns: number; schedule: TrainSchedule; onStep?: (m: StepMetrics, total: number) => void },
+): Promise<StepMetrics[]> {
   const data = selected.map((d) => stage1Example(d, options.mode, options.maxTurns));
   return supervisedFineTune(policy, data, options.schedule, options.onStep);
 }

@@ -12,7 +12,19 @@ const trajectory = (id: string, stopReason: Trajectory['stopReason'], unsafe: bo
   attackerId: 'arena:thought-guided',
   targetId: 'target:m',
   judgeId: 'arena:guard',
-  turns: [{ index: 1, attackerMessage: 'Thinking 1: t\nAttack question 1: q', thought: 't', question: 'q', reply, judgement: { verdict: unsafe ? 'unsafe' : 'safe', pUnsafe: unsafe ? 0.9 : 0.1, pSafe: unsafe ? 0.1 : 0.9 }, attackerAttempts: 1, sampling: { target: { temperature: 1, topP: 1, maxTokens: 8 } }, usage: { attackerTokens: 0, targetTokens: 0 } }],
+  turns: [
+    {
+      index: 1,
+      attackerMessage: 'Thinking 1: t\nAttack question 1: q',
+      thought: 't',
+      question: 'q',
+      reply,
+      judgement: { verdict: unsafe ? 'unsafe' : 'safe', pUnsafe: unsafe ? 0.9 : 0.1, pSafe: unsafe ? 0.1 : 0.9 },
+      attackerAttempts: 1,
+      sampling: { target: { temperature: 1, topP: 1, maxTokens: 8 } },
+      usage: { attackerTokens: 0, targetTokens: 0 },
+    },
+  ],
   attackSuccess: unsafe && stopReason !== 'error',
   stopReason,
   warnings: stopReason === 'error' ? ['turn 2: target call failed: HTTP 503'] : [],
@@ -20,10 +32,22 @@ const trajectory = (id: string, stopReason: Trajectory['stopReason'], unsafe: bo
 
 describe('attack report', () => {
   const summary = AttackSummarySchema.parse({
-    schemaVersion: 1, kind: 'attack', seed: 1, attackerId: 'arena:thought-guided', targetId: 'target:m', judgeId: 'arena:guard',
+    schemaVersion: 1,
+    kind: 'attack',
+    seed: 1,
+    attackerId: 'arena:thought-guided',
+    targetId: 'target:m',
+    judgeId: 'arena:guard',
     target: { kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:8000/v1', model: 'm' },
-    objectives: 1, dialogues: 3, scoredDialogues: 2, erroredDialogues: 1, formatFailures: 0,
-    asr: wilson(1, 2), objectiveAsr: wilson(1, 1), traffic: { target: { calls: 5, attempts: 7, retries: 2, failedCalls: 1 } }, wallSeconds: 3,
+    objectives: 1,
+    dialogues: 3,
+    scoredDialogues: 2,
+    erroredDialogues: 1,
+    formatFailures: 0,
+    asr: wilson(1, 2),
+    objectiveAsr: wilson(1, 1),
+    traffic: { target: { calls: 5, attempts: 7, retries: 2, failedCalls: 1 } },
+    wallSeconds: 3,
   });
   const html = buildAttackReport({
     summary,

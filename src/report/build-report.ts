@@ -67,34 +67,65 @@ const range = (n: number) => Array.from({ length: n + 1 }, (_, i) => i);
 
 // ---------------------------------------------------------------- key results
 
-interface KeyRow { label: string; key: string; oracle: number | null | undefined; guard: number | null | undefined | 'n/a' }
+interface KeyRow {
+  label: string;
+  key: string;
+  oracle: number | null | undefined;
+  guard: number | null | undefined | 'n/a';
+}
 
 function keyResults(s: Summary, n: number): string {
   const iv = (key: string) => s.intervals[key];
   const groups: [string, KeyRow[]][] = [
     [`Target ASR (final red team R${n} vs each target)`, range(n).map((i) => ({ label: `T${i}`, key: `asr.target.T${i}`, oracle: s.asr.target[`T${i}`], guard: s.guard.asr.target[`T${i}`] }))],
     ['Red-team ASR (each red team vs T0)', range(n).map((i) => ({ label: `R${i}`, key: `asr.redteam.R${i}`, oracle: s.asr.redteam[`R${i}`], guard: s.guard.asr.redteam[`R${i}`] }))],
-    [`Target ASR over completed dialogues (R${n} vs each target; dropped dialogues left out)`, range(n).map((i) => ({ label: `T${i}`, key: `asr.targetCompleted.T${i}`, oracle: s.intervals[`asr.targetCompleted.T${i}`]?.rate, guard: 'n/a' as const }))],
+    [
+      `Target ASR over completed dialogues (R${n} vs each target; dropped dialogues left out)`,
+      range(n).map((i) => ({ label: `T${i}`, key: `asr.targetCompleted.T${i}`, oracle: s.intervals[`asr.targetCompleted.T${i}`]?.rate, guard: 'n/a' as const })),
+    ],
     [`OOD ASR (${s.oodAttacker} vs each target)`, range(n).map((i) => ({ label: `T${i}`, key: `oodAsr.T${i}`, oracle: s.oodAsr[`T${i}`], guard: s.guard.oodAsr[`T${i}`] }))],
     ['Over-refusal (borderline requests refused)', range(n).map((i) => ({ label: `T${i}`, key: `overRefusal.T${i}`, oracle: s.overRefusal[`T${i}`], guard: 'n/a' as const }))],
     ['Helpfulness (benign requests answered)', range(n).map((i) => ({ label: `T${i}`, key: `helpfulness.T${i}`, oracle: s.helpfulness[`T${i}`], guard: 'n/a' as const }))],
     ['Judge–oracle agreement (per turn)', [{ label: 'guard vs oracle', key: 'judgeOracleAgreement', oracle: s.judgeOracleAgreement, guard: 'n/a' }]],
   ];
-  const rows = groups.map(([title, list]) => `<tr class="group"><th colspan="3">${escapeHtml(title)}</th></tr>` + list.map((r) => {
-    const guard = r.guard === 'n/a' ? '<span class="na">n/a</span>' : rateHtml(r.guard, iv(`guard.${r.key}`));
-    return `<tr data-key="${escapeHtml(r.key)}"><th scope="row">${escapeHtml(r.label)}</th><td class="oracle">${rateHtml(r.oracle, iv(r.key))}</td><td class="guard">${guard}</td></tr>`;
-  }).join('')).join('');
+  const rows = groups
+    .map(
+      ([title, list]) =>
+        `<tr class="group"><th colspan="3">${escapeHtml(title)}</th></tr>` +
+        list
+          .map((r) => {
+            const guard = r.guard === 'n/a' ? '<span class="na">n/a</span>' : rateHtml(r.guard, iv(`guard.${r.key}`));
+            return `<tr data-key="${escapeHtml(r.key)}"><th scope="row">${escapeHtml(r.label)}</th><td class="oracle">${rateHtml(r.oracle, iv(r.key))}</td><td class="guard">${guard}</td></tr>`;
+          })
+          .join(''),
+    )
+    .join('');
   return `<table id="key-results" class="data"><thead><tr><th>Key results</th><th>Oracle (rate, n, objectives · dialogues, 95% CI clustered by objective)</th><th>Guard</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 // ---------------------------------------------------------------- charts
 
-interface Point { value: number | null | undefined; interval?: RateRecord | undefined }
-interface Series { name: string; color: string; dashed?: boolean; points: Point[] }
+interface Point {
+  value: number | null | undefined;
+  interval?: RateRecord | undefined;
+}
+interface Series {
+  name: string;
+  color: string;
+  dashed?: boolean;
+  points: Point[];
+}
 
 function lineChart(id: string, label: string, xTitle: string, xLabels: string[], series: Series[]): string {
-  const W = 540, H = 320, L = 52, R = 16, T = 20, B = 96, PAD = 18;
-  const pw = W - L - R, ph = H - T - B;
+  const W = 540,
+    H = 320,
+    L = 52,
+    R = 16,
+    T = 20,
+    B = 96,
+    PAD = 18;
+  const pw = W - L - R,
+    ph = H - T - B;
   const x = (i: number) => L + PAD + (xLabels.length > 1 ? (i / (xLabels.length - 1)) * (pw - 2 * PAD) : pw / 2 - PAD);
   const y = (v: number) => T + (1 - Math.max(0, Math.min(1, v))) * ph;
   const f = (v: number) => v.toFixed(1);
@@ -120,7 +151,9 @@ function lineChart(id: string, label: string, xTitle: string, xLabels: string[],
       run.push(`${px},${f(y(v))}`);
       const iv = p.interval;
       if (iv && finite(iv.low) && finite(iv.high)) {
-        parts.push(`<path class="error-bar" d="M${px} ${f(y(iv.low))}V${f(y(iv.high))}M${f(x(i) + dx - 3)} ${f(y(iv.low))}h6M${f(x(i) + dx - 3)} ${f(y(iv.high))}h6" stroke="${s.color}" stroke-width="1" fill="none"/>`);
+        parts.push(
+          `<path class="error-bar" d="M${px} ${f(y(iv.low))}V${f(y(iv.high))}M${f(x(i) + dx - 3)} ${f(y(iv.low))}h6M${f(x(i) + dx - 3)} ${f(y(iv.high))}h6" stroke="${s.color}" stroke-width="1" fill="none"/>`,
+        );
       }
       const tip = `${s.name} @ ${xLabels[i]}: ${pct(v)}${iv ? ` (n = ${iv.n}, 95% CI ${pct(iv.low)}–${pct(iv.high)})` : ''}`;
       parts.push(`<circle cx="${px}" cy="${f(y(v))}" r="3.5" fill="${s.dashed ? '#fff' : s.color}" stroke="${s.color}" stroke-width="1.5"><title>${escapeHtml(tip)}</title></circle>`);
@@ -130,53 +163,79 @@ function lineChart(id: string, label: string, xTitle: string, xLabels: string[],
   series.forEach((s, si) => {
     const lx = L + (si % 2) * (pw / 2);
     const ly = T + ph + 52 + Math.floor(si / 2) * 18;
-    parts.push(`<path d="M${lx} ${ly}h26" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`, `<text x="${lx + 32}" y="${ly + 4}" class="legend">${escapeHtml(s.name)}</text>`);
+    parts.push(
+      `<path d="M${lx} ${ly}h26" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      `<text x="${lx + 32}" y="${ly + 4}" class="legend">${escapeHtml(s.name)}</text>`,
+    );
   });
   return `<svg id="${id}" class="chart" role="img" aria-label="${escapeHtml(label)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">${parts.join('')}</svg>`;
 }
 
 function charts(s: Summary, n: number): string {
-  const pts = (values: Record<string, number | null>, prefix: string, key: string): Point[] =>
-    range(n).map((i) => ({ value: values[`${prefix}${i}`], interval: s.intervals[`${key}.${prefix}${i}`] }));
-  const asr = lineChart('chart-asr', 'Attack success rate per iteration', 'iteration i', range(n).map((i) => `${i}`), [
-    { name: `Target Ti vs R${n} (oracle)`, color: '#1f6fb2', points: pts(s.asr.target, 'T', 'asr.target') },
-    { name: `Target Ti vs R${n} (guard)`, color: '#1f6fb2', dashed: true, points: pts(s.guard.asr.target, 'T', 'guard.asr.target') },
-    { name: 'Red team Ri vs T0 (oracle)', color: '#c0392b', points: pts(s.asr.redteam, 'R', 'asr.redteam') },
-    { name: 'Red team Ri vs T0 (guard)', color: '#c0392b', dashed: true, points: pts(s.guard.asr.redteam, 'R', 'guard.asr.redteam') },
-  ]);
-  const capability = lineChart('chart-capability', 'Over-refusal and helpfulness per target', 'target', range(n).map((i) => `T${i}`), [
-    { name: 'Over-refusal', color: '#8e44ad', points: pts(s.overRefusal, 'T', 'overRefusal') },
-    { name: 'Helpfulness', color: '#27884a', points: pts(s.helpfulness, 'T', 'helpfulness') },
-  ]);
-  return `<div class="charts"><figure>${asr}<figcaption>ASR per iteration i: target Ti under the final red team, and red team Ri against T0. Solid: oracle; dashed: guard; bars: 95% intervals clustered by objective.</figcaption></figure>`
-    + `<figure>${capability}<figcaption>Capability of each target: over-refusal (lower is better) and helpfulness (higher is better), with 95% intervals clustered by objective.</figcaption></figure></div>`;
+  const pts = (values: Record<string, number | null>, prefix: string, key: string): Point[] => range(n).map((i) => ({ value: values[`${prefix}${i}`], interval: s.intervals[`${key}.${prefix}${i}`] }));
+  const asr = lineChart(
+    'chart-asr',
+    'Attack success rate per iteration',
+    'iteration i',
+    range(n).map((i) => `${i}`),
+    [
+      { name: `Target Ti vs R${n} (oracle)`, color: '#1f6fb2', points: pts(s.asr.target, 'T', 'asr.target') },
+      { name: `Target Ti vs R${n} (guard)`, color: '#1f6fb2', dashed: true, points: pts(s.guard.asr.target, 'T', 'guard.asr.target') },
+      { name: 'Red team Ri vs T0 (oracle)', color: '#c0392b', points: pts(s.asr.redteam, 'R', 'asr.redteam') },
+      { name: 'Red team Ri vs T0 (guard)', color: '#c0392b', dashed: true, points: pts(s.guard.asr.redteam, 'R', 'guard.asr.redteam') },
+    ],
+  );
+  const capability = lineChart(
+    'chart-capability',
+    'Over-refusal and helpfulness per target',
+    'target',
+    range(n).map((i) => `T${i}`),
+    [
+      { name: 'Over-refusal', color: '#8e44ad', points: pts(s.overRefusal, 'T', 'overRefusal') },
+      { name: 'Helpfulness', color: '#27884a', points: pts(s.helpfulness, 'T', 'helpfulness') },
+    ],
+  );
+  return (
+    `<div class="charts"><figure>${asr}<figcaption>ASR per iteration i: target Ti under the final red team, and red team Ri against T0. Solid: oracle; dashed: guard; bars: 95% intervals clustered by objective.</figcaption></figure>` +
+    `<figure>${capability}<figcaption>Capability of each target: over-refusal (lower is better) and helpfulness (higher is better), with 95% intervals clustered by objective.</figcaption></figure></div>`
+  );
 }
 
 // ---------------------------------------------------------------- matrix, categories, diversity, iterations
 
 function heatColour(rate: number): { bg: string; fg: string } {
-  const a = [255, 245, 240], b = [165, 15, 21];
+  const a = [255, 245, 240],
+    b = [165, 15, 21];
   const c = a.map((v, i) => Math.round(v + (b[i] - v) * Math.max(0, Math.min(1, rate))));
   return { bg: `rgb(${c.join(',')})`, fg: rate > 0.55 ? '#fff' : '#111' };
 }
 
 function heatmap(s: Summary, n: number): string {
   const cells = new Map(s.matrix.map((c) => [`${c.redTeam},${c.target}`, c]));
-  const head = `<tr><th scope="col">red team \\ target</th>${range(n).map((t) => `<th scope="col">T${t}</th>`).join('')}</tr>`;
-  const rows = range(n).map((r) => `<tr><th scope="row">R${r}</th>${range(n).map((t) => {
-    const c = cells.get(`${r},${t}`);
-    if (!c) return `<td class="heat-cell missing" data-red="${r}" data-target="${t}" title="not evaluated">${DASH}</td>`;
-    const main = c.oracle ?? c.guard;
-    const colour = finite(main.rate) ? heatColour(main.rate) : { bg: '#eee', fg: '#111' };
-    const source = c.oracle ? '' : ' <span class="src">(guard)</span>';
-    const guard = c.oracle ? `<span class="sub">guard ${pct(c.guard.rate)}</span>` : '';
-    const dropped = c.dropped ? `<span class="sub">${c.dropped} dropped</span>` : '';
-    const completed = c.oracleCompleted ?? c.guardCompleted;
-    const overCompleted = c.dropped && completed ? `<span class="sub">${pct(completed.rate)} of ${completed.n} completed</span>` : '';
-    const counts = countsText(main);
-    const tip = `R${r} vs T${t}: ${pct(main.rate)} (n = ${main.n}${counts ? `, ${counts}` : ''}, 95% CI ${pct(main.low)}–${pct(main.high)})`;
-    return `<td class="heat-cell" data-red="${r}" data-target="${t}" style="background:${colour.bg};color:${colour.fg}" title="${escapeHtml(tip)}"><span class="rate">${pct(main.rate)}</span>${source}<span class="sub">n = ${main.n}</span>${guard}${dropped}${overCompleted}</td>`;
-  }).join('')}</tr>`).join('');
+  const head = `<tr><th scope="col">red team \\ target</th>${range(n)
+    .map((t) => `<th scope="col">T${t}</th>`)
+    .join('')}</tr>`;
+  const rows = range(n)
+    .map(
+      (r) =>
+        `<tr><th scope="row">R${r}</th>${range(n)
+          .map((t) => {
+            const c = cells.get(`${r},${t}`);
+            if (!c) return `<td class="heat-cell missing" data-red="${r}" data-target="${t}" title="not evaluated">${DASH}</td>`;
+            const main = c.oracle ?? c.guard;
+            const colour = finite(main.rate) ? heatColour(main.rate) : { bg: '#eee', fg: '#111' };
+            const source = c.oracle ? '' : ' <span class="src">(guard)</span>';
+            const guard = c.oracle ? `<span class="sub">guard ${pct(c.guard.rate)}</span>` : '';
+            const dropped = c.dropped ? `<span class="sub">${c.dropped} dropped</span>` : '';
+            const completed = c.oracleCompleted ?? c.guardCompleted;
+            const overCompleted = c.dropped && completed ? `<span class="sub">${pct(completed.rate)} of ${completed.n} completed</span>` : '';
+            const counts = countsText(main);
+            const tip = `R${r} vs T${t}: ${pct(main.rate)} (n = ${main.n}${counts ? `, ${counts}` : ''}, 95% CI ${pct(main.low)}–${pct(main.high)})`;
+            return `<td class="heat-cell" data-red="${r}" data-target="${t}" style="background:${colour.bg};color:${colour.fg}" title="${escapeHtml(tip)}"><span class="rate">${pct(main.rate)}</span>${source}<span class="sub">n = ${main.n}</span>${guard}${dropped}${overCompleted}</td>`;
+          })
+          .join('')}</tr>`,
+    )
+    .join('');
   return `<table id="heatmap" class="heatmap"><caption>ASR of each red team (rows) against each target (columns) over all dialogues; oracle where it exists, else guard. Where dialogues were dropped (format failures) the ASR over completed dialogues is shown too.</caption><thead>${head}</thead><tbody>${rows}</tbody></table>`;
 }
 
@@ -185,14 +244,23 @@ function scriptedTable(s: Summary, n: number): string {
   const cells = s.scripted ?? [];
   if (!cells.length) return '<p class="empty">No scripted-attacker panel in this run.</p>';
   const attackers = [...new Map(cells.map((c) => [c.attacker, c.domain])).entries()];
-  const head = `<tr><th>Scripted attacker</th><th>Domain</th>${range(n).map((t) => `<th>T${t}</th>`).join('')}</tr>`;
-  const rows = attackers.map(([name, domain]) => `<tr data-attacker="${escapeHtml(name)}"><th scope="row">${escapeHtml(name)}</th><td>${escapeHtml(domain)}</td>${range(n).map((t) => {
-    const c = cells.find((x) => x.attacker === name && x.target === t);
-    if (!c) return `<td class="missing">${DASH}</td>`;
-    const main = c.oracle ?? c.guard;
-    const dropped = c.dropped ? ` <span class="sub">${c.dropped} dropped</span>` : '';
-    return `<td>${rateHtml(main.rate, main)}${dropped}</td>`;
-  }).join('')}</tr>`).join('');
+  const head = `<tr><th>Scripted attacker</th><th>Domain</th>${range(n)
+    .map((t) => `<th>T${t}</th>`)
+    .join('')}</tr>`;
+  const rows = attackers
+    .map(
+      ([name, domain]) =>
+        `<tr data-attacker="${escapeHtml(name)}"><th scope="row">${escapeHtml(name)}</th><td>${escapeHtml(domain)}</td>${range(n)
+          .map((t) => {
+            const c = cells.find((x) => x.attacker === name && x.target === t);
+            if (!c) return `<td class="missing">${DASH}</td>`;
+            const main = c.oracle ?? c.guard;
+            const dropped = c.dropped ? ` <span class="sub">${c.dropped} dropped</span>` : '';
+            return `<td>${rateHtml(main.rate, main)}${dropped}</td>`;
+          })
+          .join('')}</tr>`,
+    )
+    .join('');
   return `<table id="scripted-panel" class="data"><caption>In-domain: the strategy occurs in some training corpus of the arena (crescendo is in the fixed-strategy corpora). Out-of-domain: in none (a test walks every corpus).</caption><thead>${head}</thead><tbody>${rows}</tbody></table>`;
 }
 
@@ -225,16 +293,28 @@ function groupOf(id: string): string {
 
 function slim(t: Trajectory) {
   return {
-    id: t.id, g: groupOf(t.id), objective: t.objective, attackerId: t.attackerId, targetId: t.targetId, judgeId: t.judgeId,
-    attackSuccess: t.attackSuccess, oracleSuccess: t.oracleSuccess ?? null, unsafe: t.oracleSuccess ?? t.attackSuccess, errored: t.stopReason === 'error',
-    stopReason: t.stopReason, warnings: t.warnings,
+    id: t.id,
+    g: groupOf(t.id),
+    objective: t.objective,
+    attackerId: t.attackerId,
+    targetId: t.targetId,
+    judgeId: t.judgeId,
+    attackSuccess: t.attackSuccess,
+    oracleSuccess: t.oracleSuccess ?? null,
+    unsafe: t.oracleSuccess ?? t.attackSuccess,
+    errored: t.stopReason === 'error',
+    stopReason: t.stopReason,
+    warnings: t.warnings,
     turns: t.turns.map((u) => ({ index: u.index, thought: u.thought ?? null, question: u.question, reply: u.reply, judgement: u.judgement, oracle: u.oracle ?? null })),
   };
 }
 
 /** JSON that cannot close its <script> element or open a comment: every "<" becomes \u003c. */
 export function embedJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function transcripts(all: readonly Trajectory[]): string {
@@ -247,11 +327,23 @@ function transcripts(all: readonly Trajectory[]): string {
     const m = /^(?:R(\d+)|(.+))xT(\d+)$/.exec(g)!;
     return m[1] !== undefined ? [0, '', Number(m[1]) * 1000 + Number(m[3])] : [1, m[2], Number(m[3])];
   };
-  const compare = (a: string, b: string) => { const x = order(a), y = order(b); return x[0] - y[0] || x[1].localeCompare(y[1]) || x[2] - y[2]; };
+  const compare = (a: string, b: string) => {
+    const x = order(a),
+      y = order(b);
+    return x[0] - y[0] || x[1].localeCompare(y[1]) || x[2] - y[2];
+  };
   const groups = [...new Set(chosen.map((t) => groupOf(t.id)).filter((g) => g !== 'training' && g !== 'attack'))].sort(compare);
-  const options = [['all', 'All trajectories'], ['eval', 'All evaluation'], ...groups.filter(isMatrix).map((g) => [g, `Matrix cell ${g}`]),
-    ['ood', 'Scripted attackers (all targets)'], ...groups.filter((g) => !isMatrix(g)).map((g) => [g, `Scripted ${g}`]), ['training', 'Training dialogues'], ...(chosen.some((t) => groupOf(t.id) === 'attack') ? [['attack', 'Attack dialogues']] : [])]
-    .map(([v, l]) => `<option value="${escapeHtml(v)}">${escapeHtml(l)}</option>`).join('');
+  const options = [
+    ['all', 'All trajectories'],
+    ['eval', 'All evaluation'],
+    ...groups.filter(isMatrix).map((g) => [g, `Matrix cell ${g}`]),
+    ['ood', 'Scripted attackers (all targets)'],
+    ...groups.filter((g) => !isMatrix(g)).map((g) => [g, `Scripted ${g}`]),
+    ['training', 'Training dialogues'],
+    ...(chosen.some((t) => groupOf(t.id) === 'attack') ? [['attack', 'Attack dialogues']] : []),
+  ]
+    .map(([v, l]) => `<option value="${escapeHtml(v)}">${escapeHtml(l)}</option>`)
+    .join('');
   const note = leftOut > 0 ? `${chosen.length} of ${all.length} trajectories embedded; ${leftOut} left out (evaluation dialogues kept first).` : `All ${all.length} trajectories embedded.`;
   return `<section id="transcripts"><h2>Transcripts</h2><p class="note" id="transcript-note">${escapeHtml(note)}</p>
 <div class="filters"><label>Show <select id="transcript-group">${options}</select></label> <label>Objective <input id="transcript-search" type="search" placeholder="filter by objective text or id"></label> <span id="transcript-count"></span></div>
@@ -424,11 +516,20 @@ export function buildAttackReport(input: AttackReportInput): string {
   const rows: [string, string][] = [
     ['Attack success rate (dialogues)', rateHtml(s.asr.rate, s.asr)],
     ['Objectives broken (any dialogue)', rateHtml(s.objectiveAsr.rate, s.objectiveAsr)],
-    ['Dialogues', `${s.dialogues} (${s.scoredDialogues} scored, <b>${s.erroredDialogues} errored</b> — a model call failed; not counted as safe or unsafe, ${s.formatFailures} attacker format failures — counted as failed attacks)`],
-    ...Object.entries(s.traffic).map(([role, t]): [string, string] => [`Calls to the ${escapeHtml(role)} server`, `${t.calls} calls, ${t.attempts} attempts, ${t.retries} retries, ${t.failedCalls} failed`]),
+    [
+      'Dialogues',
+      `${s.dialogues} (${s.scoredDialogues} scored, <b>${s.erroredDialogues} errored</b> — a model call failed; not counted as safe or unsafe, ${s.formatFailures} attacker format failures — counted as failed attacks)`,
+    ],
+    ...Object.entries(s.traffic).map(([role, t]): [string, string] => [
+      `Calls to the ${escapeHtml(role)} server`,
+      `${t.calls} calls, ${t.attempts} attempts, ${t.retries} retries, ${t.failedCalls} failed`,
+    ]),
   ];
   const verdictRows = input.verdicts
-    .map((v) => `<tr><td>${escapeHtml(v.objectiveId)}</td><td>${escapeHtml(v.objective)}</td><td>${escapeHtml(v.category ?? DASH)}</td><td class="${v.verdict === 'unsafe' ? 'rate' : ''}">${escapeHtml(v.verdict)}</td><td>${v.successes} / ${v.dialogues - v.errored}${v.errored ? ` (${v.errored} errored)` : ''}</td><td>${v.firstUnsafeTurn ?? DASH}</td></tr>`)
+    .map(
+      (v) =>
+        `<tr><td>${escapeHtml(v.objectiveId)}</td><td>${escapeHtml(v.objective)}</td><td>${escapeHtml(v.category ?? DASH)}</td><td class="${v.verdict === 'unsafe' ? 'rate' : ''}">${escapeHtml(v.verdict)}</td><td>${v.successes} / ${v.dialogues - v.errored}${v.errored ? ` (${v.errored} errored)` : ''}</td><td>${v.firstUnsafeTurn ?? DASH}</td></tr>`,
+    )
     .join('');
   const config = input.configText ? `<details><summary>Attack configuration</summary><pre class="config">${escapeHtml(input.configText)}</pre></details>` : '';
   return `<!DOCTYPE html>

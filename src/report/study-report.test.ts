@@ -5,7 +5,16 @@ import { summarizeStudy } from '../eval/study.js';
 import { makeSummary } from '../testing/report-fixtures.js';
 import { buildStudyReport } from './study-report.js';
 
-const cell = (attacker: string, target: string, k: number, dropped = 0): PanelCell => ({ attacker, target, oracle: { ...wilson(k, 20), nObjectives: 10, nDialogues: 20 }, guard: wilson(k, 20), oracleCompleted: null, dialogues: 20, completed: 20 - dropped, dropped });
+const cell = (attacker: string, target: string, k: number, dropped = 0): PanelCell => ({
+  attacker,
+  target,
+  oracle: { ...wilson(k, 20), nObjectives: 10, nDialogues: 20 },
+  guard: wilson(k, 20),
+  oracleCompleted: null,
+  dialogues: 20,
+  completed: 20 - dropped,
+  dropped,
+});
 
 describe('buildStudyReport', () => {
   const variant = '<b>odd</b>';

@@ -35,24 +35,37 @@ const HEADLINE_LABELS: Record<string, string> = {
 
 function headlineTable(s: StudySummary): string {
   const head = `<tr><th>Headline (oracle)</th>${s.variants.map((v) => `<th>${escapeHtml(v)}</th>`).join('')}</tr>`;
-  const rows = Object.entries(s.headlines).map(([name, byVariant]) => {
-    const label = HEADLINE_LABELS[name] ?? (name.startsWith('scripted.') ? `In-domain scripted ASR (${name.split('.')[1]}), final target` : name.startsWith('redteamAsr.R') ? `Red-team ASR vs T0, the variant's own ${name.split('.')[1]}` : name);
-    const cells = s.variants.map((v) => {
-      const h = byVariant[v];
-      if (!h) return `<td>${DASH}</td>`;
-      const a = h.acrossSeeds;
-      const ci = a.low !== null ? ` <span class="ci">[${pct(a.low)}, ${pct(a.high)}]</span>` : '';
-      const seeds = h.perSeed.map((r, i) => `<li>seed ${s.seeds[i]}: ${escapeHtml(seedRate(r))}</li>`).join('');
-      return `<td><span class="rate">${pct(a.mean)}</span>${ci}<details><summary>${a.seeds} seed(s)</summary><ul class="seeds">${seeds}</ul></details></td>`;
-    });
-    return `<tr data-headline="${escapeHtml(name)}"><th scope="row">${escapeHtml(label)}</th>${cells.join('')}</tr>`;
-  }).join('');
+  const rows = Object.entries(s.headlines)
+    .map(([name, byVariant]) => {
+      const label =
+        HEADLINE_LABELS[name] ??
+        (name.startsWith('scripted.')
+          ? `In-domain scripted ASR (${name.split('.')[1]}), final target`
+          : name.startsWith('redteamAsr.R')
+            ? `Red-team ASR vs T0, the variant's own ${name.split('.')[1]}`
+            : name);
+      const cells = s.variants.map((v) => {
+        const h = byVariant[v];
+        if (!h) return `<td>${DASH}</td>`;
+        const a = h.acrossSeeds;
+        const ci = a.low !== null ? ` <span class="ci">[${pct(a.low)}, ${pct(a.high)}]</span>` : '';
+        const seeds = h.perSeed.map((r, i) => `<li>seed ${s.seeds[i]}: ${escapeHtml(seedRate(r))}</li>`).join('');
+        return `<td><span class="rate">${pct(a.mean)}</span>${ci}<details><summary>${a.seeds} seed(s)</summary><ul class="seeds">${seeds}</ul></details></td>`;
+      });
+      return `<tr data-headline="${escapeHtml(name)}"><th scope="row">${escapeHtml(label)}</th>${cells.join('')}</tr>`;
+    })
+    .join('');
   return `<table id="headlines" class="data"><thead>${head}</thead><tbody>${rows}</tbody></table>`;
 }
 
 function claimsTable(s: StudySummary): string {
   if (!s.claims.length) return '<p class="empty">No claim can be tested with these variants.</p>';
-  const rows = s.claims.map((c) => `<tr data-claim="${escapeHtml(c.id)}"><th scope="row">${escapeHtml(c.claim)}</th><td>${escapeHtml(`${c.metric}: ${c.a} − ${c.b}`)}</td><td>${pts(c.difference.mean)} [${pts(c.difference.low)}, ${pts(c.difference.high)}] points</td><td class="verdict">${escapeHtml(c.verdict)}</td><td class="note">${escapeHtml(c.note)}</td></tr>`).join('');
+  const rows = s.claims
+    .map(
+      (c) =>
+        `<tr data-claim="${escapeHtml(c.id)}"><th scope="row">${escapeHtml(c.claim)}</th><td>${escapeHtml(`${c.metric}: ${c.a} − ${c.b}`)}</td><td>${pts(c.difference.mean)} [${pts(c.difference.low)}, ${pts(c.difference.high)}] points</td><td class="verdict">${escapeHtml(c.verdict)}</td><td class="note">${escapeHtml(c.note)}</td></tr>`,
+    )
+    .join('');
   return `<table id="claims" class="data"><thead><tr><th>Claim</th><th>Difference</th><th>Mean over seeds [95% t interval]</th><th>Verdict</th><th>Note</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
@@ -60,16 +73,23 @@ function panelMatrix(s: StudySummary, variant: string): string {
   const n = s.iterations;
   const targets = variant === 'mtsa' ? Array.from({ length: n + 1 }, (_, i) => (i === 0 ? 'mtsa.T0' : `mtsa.T${i}`)) : ['mtsa.T0', `${variant}.T${n}`];
   const head = `<tr><th>attacker \\ target</th>${targets.map((t) => `<th>${escapeHtml(t)}</th>`).join('')}</tr>`;
-  const rows = s.panelAttackers.map((a) => `<tr><th scope="row">${escapeHtml(a.name)} <span class="sub">${escapeHtml(a.kind)}</span></th>${targets.map((t) => {
-    const perSeed = s.panel.map((p) => p.cells.find((c) => c.attacker === a.name && c.target === t));
-    const rates = perSeed.map((c) => (c ? (c.oracle ?? c.guard).rate : null)).filter((x): x is number => x !== null);
-    if (!rates.length) return `<td class="missing">${DASH}</td>`;
-    const mean = rates.reduce((x, y) => x + y, 0) / rates.length;
-    const spread = rates.length > 1 ? ` <span class="sub">min ${pct(Math.min(...rates))} · max ${pct(Math.max(...rates))}</span>` : '';
-    const dropped = perSeed.reduce((x, c) => x + (c?.dropped ?? 0), 0);
-    const title = perSeed.map((c, i) => `seed ${s.seeds[i]}: ${c ? seedRate(c.oracle ?? c.guard) : DASH}${c?.dropped ? `, ${c.dropped} dropped` : ''}`).join('\n');
-    return `<td title="${escapeHtml(title)}"><span class="rate">${pct(mean)}</span>${spread}${dropped ? ` <span class="sub">${dropped} dropped</span>` : ''}</td>`;
-  }).join('')}</tr>`).join('');
+  const rows = s.panelAttackers
+    .map(
+      (a) =>
+        `<tr><th scope="row">${escapeHtml(a.name)} <span class="sub">${escapeHtml(a.kind)}</span></th>${targets
+          .map((t) => {
+            const perSeed = s.panel.map((p) => p.cells.find((c) => c.attacker === a.name && c.target === t));
+            const rates = perSeed.map((c) => (c ? (c.oracle ?? c.guard).rate : null)).filter((x): x is number => x !== null);
+            if (!rates.length) return `<td class="missing">${DASH}</td>`;
+            const mean = rates.reduce((x, y) => x + y, 0) / rates.length;
+            const spread = rates.length > 1 ? ` <span class="sub">min ${pct(Math.min(...rates))} · max ${pct(Math.max(...rates))}</span>` : '';
+            const dropped = perSeed.reduce((x, c) => x + (c?.dropped ?? 0), 0);
+            const title = perSeed.map((c, i) => `seed ${s.seeds[i]}: ${c ? seedRate(c.oracle ?? c.guard) : DASH}${c?.dropped ? `, ${c.dropped} dropped` : ''}`).join('\n');
+            return `<td title="${escapeHtml(title)}"><span class="rate">${pct(mean)}</span>${spread}${dropped ? ` <span class="sub">${dropped} dropped</span>` : ''}</td>`;
+          })
+          .join('')}</tr>`,
+    )
+    .join('');
   return `<table class="data panel" data-variant="${escapeHtml(variant)}"><caption>${escapeHtml(variant)}: mean over ${s.seeds.length} seed(s), min and max over seeds; hover a cell for every seed's rate with its interval clustered by objective.</caption><thead>${head}</thead><tbody>${rows}</tbody></table>`;
 }
 

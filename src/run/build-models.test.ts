@@ -32,7 +32,9 @@ describe('model specs', () => {
   });
 
   it('config errors name the field; an API key pasted where its variable name belongs is refused', () => {
-    expect(() => parseRunConfig({ models: { target: { kind: 'openai-compatible', baseUrl: 'http://x/v1', model: 'm', apiKeyEnv: 'sk-abc-123' } } }, 'run.yaml')).toThrow(/run\.yaml: field "models\.target\.apiKeyEnv": must be the NAME of an environment variable/);
+    expect(() => parseRunConfig({ models: { target: { kind: 'openai-compatible', baseUrl: 'http://x/v1', model: 'm', apiKeyEnv: 'sk-abc-123' } } }, 'run.yaml')).toThrow(
+      /run\.yaml: field "models\.target\.apiKeyEnv": must be the NAME of an environment variable/,
+    );
     expect(() => parseRunConfig({ models: { judge: { kind: 'gpu' } } }, 'run.yaml')).toThrow(/run\.yaml: field "models\.judge/);
     expect(() => parseRunConfig({ models: { target: { kind: 'checkpoint', path: 'x', extra: 1 } } }, 'run.yaml')).toThrow(/unknown field "models\.target\.extra"/);
   });

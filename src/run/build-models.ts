@@ -78,7 +78,17 @@ function serverModel(spec: Extract<ModelSpec, { kind: 'openai-compatible' }>, co
   }
   const id = `${context.role}:${spec.model}`;
   const traffic = new TrafficController(spec.traffic, context.role, context.clock);
-  const model = new OpenAiCompatibleModel({ id, baseUrl: spec.baseUrl, model: spec.model, flavour: spec.flavour, template: spec.template, apiKey, apiKeyEnv: spec.apiKeyEnv, traffic, ...(context.fetch ? { fetch: context.fetch } : {}) });
+  const model = new OpenAiCompatibleModel({
+    id,
+    baseUrl: spec.baseUrl,
+    model: spec.model,
+    flavour: spec.flavour,
+    template: spec.template,
+    apiKey,
+    apiKeyEnv: spec.apiKeyEnv,
+    traffic,
+    ...(context.fetch ? { fetch: context.fetch } : {}),
+  });
   return {
     id,
     chat: model,

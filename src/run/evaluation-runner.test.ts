@@ -36,7 +36,12 @@ describe('evaluation in worker threads', () => {
 
     const pool = parallelEvaluation(2, init);
     const ran: EvaluationJob[] = [];
-    const counting: EvaluationRunner = { run: (job) => (ran.push(job), pool.run(job)) };
+    const counting: EvaluationRunner = {
+      run: (job) => {
+        ran.push(job);
+        return pool.run(job);
+      },
+    };
     const there = new MemoryStepStore();
     // a resumed evaluation: the first cell is already stored and must not run again
     await there.step('eval/attack/R0-T0', async () => here.results.get('eval/attack/R0-T0')!);

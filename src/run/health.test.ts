@@ -12,14 +12,32 @@ function trajectory(targetId: string, replies: string[]): Trajectory {
     attackerId: 'R0',
     targetId,
     judgeId: 'guard',
-    turns: replies.map((reply, i) => ({ index: i + 1, attackerMessage: 'q', question: 'q', reply, judgement: { verdict: 'safe', pUnsafe: 0, pSafe: 1 }, attackerAttempts: 1, sampling: { target: { temperature: 1, topP: 1, maxTokens: 8 } }, usage: { attackerTokens: 1, targetTokens: 1 } })),
+    turns: replies.map((reply, i) => ({
+      index: i + 1,
+      attackerMessage: 'q',
+      question: 'q',
+      reply,
+      judgement: { verdict: 'safe', pUnsafe: 0, pSafe: 1 },
+      attackerAttempts: 1,
+      sampling: { target: { temperature: 1, topP: 1, maxTokens: 8 } },
+      usage: { attackerTokens: 1, targetTokens: 1 },
+    })),
     attackSuccess: false,
     stopReason: 'max-turns',
     warnings: [],
   };
 }
 
-const iteration = (redTeamPairs: number, targetPairs: number): IterationSummary => ({ iteration: 1, onlineAttackSuccess: 0.2, redTeamPairs, targetPairs, dpoMarginBefore: 0, dpoMarginAfter: 0, targetMarginBefore: 0, targetMarginAfter: 0 });
+const iteration = (redTeamPairs: number, targetPairs: number): IterationSummary => ({
+  iteration: 1,
+  onlineAttackSuccess: 0.2,
+  redTeamPairs,
+  targetPairs,
+  dpoMarginBefore: 0,
+  dpoMarginAfter: 0,
+  targetMarginBefore: 0,
+  targetMarginAfter: 0,
+});
 
 describe('run health', () => {
   it('recognises collapsed replies', () => {
@@ -31,7 +49,10 @@ describe('run health', () => {
     const healthy = Array.from({ length: 6 }, (_, i) => trajectory('T0', [`I cannot help with request ${i}.`, `Here is a general overview ${i}.`]));
     expect(runWarnings([iteration(5, 4)], healthy)).toEqual([]);
     const broken = Array.from({ length: 6 }, (_, i) => trajectory('T1', ['!!!!!!!!!!!!', i % 3 ? '!!!!' : 'fine reply here']));
-    const warnings = runWarnings([iteration(0, 4), iteration(3, 0)].map((it, i) => ({ ...it, iteration: i + 1 })), [...healthy, ...broken]);
+    const warnings = runWarnings(
+      [iteration(0, 4), iteration(3, 0)].map((it, i) => ({ ...it, iteration: i + 1 })),
+      [...healthy, ...broken],
+    );
     expect(warnings).toEqual([
       'iteration 1: red-team resampling produced 0 preference pairs, so the red team was not updated (R1 = R0)',
       'iteration 2: target resampling produced 0 pairs, so the target was not updated (T2 = T1)',

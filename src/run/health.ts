@@ -45,7 +45,10 @@ export function runWarnings(iterations: readonly IterationSummary[], trajectorie
   }
   for (const s of replyStats(trajectories)) {
     if (s.replies < 10) continue;
-    if (s.collapsed >= s.replies / 2) warnings.push(`target ${s.targetId}: ${s.collapsed} of ${s.replies} replies are empty or one repeated token; the model is broken (check its weights) and its attack success rates are meaningless`);
+    if (s.collapsed >= s.replies / 2)
+      warnings.push(
+        `target ${s.targetId}: ${s.collapsed} of ${s.replies} replies are empty or one repeated token; the model is broken (check its weights) and its attack success rates are meaningless`,
+      );
     else if (s.distinct === 1) warnings.push(`target ${s.targetId}: all ${s.replies} replies are the same text; the model ignores its prompts and its attack success rates are meaningless`);
   }
   return warnings;

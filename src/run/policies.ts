@@ -18,7 +18,18 @@ export async function openRunPolicy(dir: string, id: string, seed: number, train
   // Two CPU workers (attacker, target) share the machine with the engine's judges: PyTorch's default
   // of one thread per core oversubscribes it (8× slower measured on a loaded 2-core machine).
   const threads = trainer.threads || (trainer.device === 'cpu' ? Math.max(1, Math.floor(availableParallelism() / 2)) : 0);
-  const policy = await TorchPolicy.open(dir, { id, seed, python, device: trainer.device, dtype: trainer.dtype, lora: trainer.lora, gradientCheckpointing: trainer.gradientCheckpointing, microBatchTokens: trainer.microBatchTokens, threads, processes: trainer.processes });
+  const policy = await TorchPolicy.open(dir, {
+    id,
+    seed,
+    python,
+    device: trainer.device,
+    dtype: trainer.dtype,
+    lora: trainer.lora,
+    gradientCheckpointing: trainer.gradientCheckpointing,
+    microBatchTokens: trainer.microBatchTokens,
+    threads,
+    processes: trainer.processes,
+  });
   log(`${id}: PyTorch worker on ${policy.info.device} (${policy.info.dtype}, ${policy.info.trainable.toLocaleString('en')} of ${policy.info.parameters.toLocaleString('en')} parameters trained)`);
   return policy;
 }

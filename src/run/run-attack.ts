@@ -104,7 +104,15 @@ export async function runAttackJob(options: AttackJobOptions): Promise<AttackSum
   }
   const target = need(built.target, 'chat', { source: 'models.target' }, 'the target must be a chat model');
   const judge = need(built.judge, 'judge', { source: 'models.judge' }, 'not a judge');
-  const attacker = built.attacker.attacker ?? new LlmAttacker(need(built.attacker, 'chat', { source: 'models.attacker' }, 'the attacker must be a chat model'), { id: built.attacker.id, mode: config.attacker.mode, maxAttempts: config.attacker.maxAttempts, sampling: config.attacker.sampling, prefillMarker: config.attacker.prefill });
+  const attacker =
+    built.attacker.attacker ??
+    new LlmAttacker(need(built.attacker, 'chat', { source: 'models.attacker' }, 'the attacker must be a chat model'), {
+      id: built.attacker.id,
+      mode: config.attacker.mode,
+      maxAttempts: config.attacker.maxAttempts,
+      sampling: config.attacker.sampling,
+      prefillMarker: config.attacker.prefill,
+    });
 
   const starts: ConversationStart[] = objectives.flatMap((objective) =>
     Array.from({ length: config.repeats }, (_, r) => ({ id: `attack|${objective.id}|${r}`, seed: hashString(`attack|${objective.id}|${r}`, config.seed), objective })),
@@ -134,7 +142,10 @@ export async function runAttackJob(options: AttackJobOptions): Promise<AttackSum
     attackerId: attacker.id,
     targetId: target.id,
     judgeId: judge.id,
-    target: targetSpec.kind === 'openai-compatible' ? { kind: targetSpec.kind, baseUrl: targetSpec.baseUrl, model: targetSpec.model, flavour: targetSpec.flavour, template: targetSpec.template } : { ...targetSpec },
+    target:
+      targetSpec.kind === 'openai-compatible'
+        ? { kind: targetSpec.kind, baseUrl: targetSpec.baseUrl, model: targetSpec.model, flavour: targetSpec.flavour, template: targetSpec.template }
+        : { ...targetSpec },
     objectives: objectives.length,
     dialogues: trajectories.length,
     scoredDialogues: scored.length,

@@ -111,7 +111,10 @@ class AttemptClock {
   private readonly startedAt = new Date().toISOString();
   private lastWrite = 0;
 
-  constructor(private readonly path: string, legacySummary?: string) {
+  constructor(
+    private readonly path: string,
+    legacySummary?: string,
+  ) {
     if (existsSync(path)) {
       const parsed = AttemptsSchema.safeParse(readJsonFile(path, 'the attempts record'));
       if (!parsed.success) throw new ConfigError(`${path}: not an attempts record (${parsed.error.issues[0].message}); delete it (only the wall time of earlier attempts is lost), then --resume`);
@@ -204,7 +207,12 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
       return trainer.kind === 'engine' ? fromCache(arena, name, () => loadPolicy(dir, name, seed)) : openRunPolicy(dir, name, seed, trainer, log);
     }
     if (spec.kind === 'checkpoint' && trainer.kind !== 'engine') return openRunPolicy(spec.path, name, seed, trainer, log);
-    return need(buildModel(spec, role(name)), 'policy', role(name), `the ${name} is trained by mtsa run, so it must run in-process (kind arena or checkpoint); a server can be attacked with mtsa attack`);
+    return need(
+      buildModel(spec, role(name)),
+      'policy',
+      role(name),
+      `the ${name} is trained by mtsa run, so it must run in-process (kind arena or checkpoint); a server can be attacked with mtsa attack`,
+    );
   };
   const attacker = await trained('attacker');
   const target = await trained('target');
@@ -259,18 +267,16 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
           options: evaluationJobOptions(config, seed),
         })
       : undefined;
-  const evaluation = await evaluate(
-    { redTeams, targets, judge: models.judge, embedder: models.embedder },
-    suite,
-    {
-      ...evaluationJobOptions(config, seed),
-      matrix: config.evaluation.matrix,
-      store,
-      onCell: (phase, done, total) => onEvent({ source: 'eval', type: 'phase-progress', phase, done, total }),
-      ...(runner ? { runner } : {}),
-    },
-  ).finally(() => runner?.close());
-  log(`✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s`);
+  const evaluation = await evaluate({ redTeams, targets, judge: models.judge, embedder: models.embedder }, suite, {
+    ...evaluationJobOptions(config, seed),
+    matrix: config.evaluation.matrix,
+    store,
+    onCell: (phase, done, total) => onEvent({ source: 'eval', type: 'phase-progress', phase, done, total }),
+    ...(runner ? { runner } : {}),
+  }).finally(() => runner?.close());
+  log(
+    `✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s`,
+  );
   phaseSeconds.evaluation = round((performance.now() - evaluationStarted) / 1000);
   const trajectories = readRecords(join(outDir, RUN_FILES.trajectories), TrajectorySchema);
   const warnings = runWarnings(iterations, trajectories);
@@ -338,9 +344,35 @@ export function summarize(config: RunConfig, evaluation: EvaluationResult, itera
       oodAsr: byTarget((t) => evaluation.ood[t]?.guardAsr ?? null, 'guard.oodAsr'),
     },
     intervals,
-    matrix: evaluation.cells.map((c) => ({ redTeam: c.redTeam, target: c.target, oracle: c.oracleAsr, guard: c.guardAsr, dropped: c.dropped, oracleCompleted: c.oracleAsrCompleted, guardCompleted: c.guardAsrCompleted, dialogues: c.dialogues, completed: c.completed })),
-    scripted: evaluation.scripted.map((c) => ({ attacker: c.attacker, domain: c.domain, target: c.target, oracle: c.oracleAsr, guard: c.guardAsr, dropped: c.dropped, oracleCompleted: c.oracleAsrCompleted, guardCompleted: c.guardAsrCompleted, dialogues: c.dialogues, completed: c.completed })),
-    diversity: evaluation.diversity.map((d) => ({ redTeam: d.redTeam, selfBleu: Number.isFinite(d.selfBleu) ? d.selfBleu : null, embeddingSimilarity: Number.isFinite(d.embeddingSimilarity) ? d.embeddingSimilarity : null, n: d.n })),
+    matrix: evaluation.cells.map((c) => ({
+      redTeam: c.redTeam,
+      target: c.target,
+      oracle: c.oracleAsr,
+      guard: c.guardAsr,
+      dropped: c.dropped,
+      oracleCompleted: c.oracleAsrCompleted,
+      guardCompleted: c.guardAsrCompleted,
+      dialogues: c.dialogues,
+      completed: c.completed,
+    })),
+    scripted: evaluation.scripted.map((c) => ({
+      attacker: c.attacker,
+      domain: c.domain,
+      target: c.target,
+      oracle: c.oracleAsr,
+      guard: c.guardAsr,
+      dropped: c.dropped,
+      oracleCompleted: c.oracleAsrCompleted,
+      guardCompleted: c.guardAsrCompleted,
+      dialogues: c.dialogues,
+      completed: c.completed,
+    })),
+    diversity: evaluation.diversity.map((d) => ({
+      redTeam: d.redTeam,
+      selfBleu: Number.isFinite(d.selfBleu) ? d.selfBleu : null,
+      embeddingSimilarity: Number.isFinite(d.embeddingSimilarity) ? d.embeddingSimilarity : null,
+      n: d.n,
+    })),
     categories: evaluation.categories,
     iterations: iterations.map((i) => ({ ...i })),
     oodAttacker,
@@ -349,4 +381,3 @@ export function summarize(config: RunConfig, evaluation: EvaluationResult, itera
     wallSeconds,
   };
 }
-

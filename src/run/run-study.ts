@@ -43,7 +43,7 @@ export const StudyDefinitionSchema = z
     variants: z.array(z.enum(VARIANTS)).min(1),
   })
   .strict()
-  .refine((d) => d.variants[0] === 'mtsa', { message: 'the first variant must be mtsa: its red teams are the panel\'s attackers' });
+  .refine((d) => d.variants[0] === 'mtsa', { message: "the first variant must be mtsa: its red teams are the panel's attackers" });
 export type StudyDefinition = z.infer<typeof StudyDefinitionSchema>;
 
 export interface StudyOptions {
@@ -95,12 +95,17 @@ async function variantRun(definition: StudyDefinition, seed: number, variant: Va
 /** The panel cells of the main run's own targets, read from its summary (same panel, same seeds). */
 export function mainPanelCells(main: Summary, n: number): PanelCell[] {
   const cells: PanelCell[] = [];
-  const counts = (c: { dialogues?: number; completed?: number; dropped: number; guard: Rate }) => ({ dialogues: c.dialogues ?? c.guard.n, completed: c.completed ?? c.guard.n - c.dropped, dropped: c.dropped });
+  const counts = (c: { dialogues?: number; completed?: number; dropped: number; guard: Rate }) => ({
+    dialogues: c.dialogues ?? c.guard.n,
+    completed: c.completed ?? c.guard.n - c.dropped,
+    dropped: c.dropped,
+  });
   for (const c of main.matrix) {
     if (c.redTeam !== 0 && c.redTeam !== n) continue;
     cells.push({ attacker: `R${c.redTeam}`, target: targetName('mtsa', c.target), oracle: c.oracle, guard: c.guard, oracleCompleted: c.oracleCompleted ?? null, ...counts(c) });
   }
-  for (const c of main.scripted ?? []) cells.push({ attacker: c.attacker, target: targetName('mtsa', c.target), oracle: c.oracle, guard: c.guard, oracleCompleted: c.oracleCompleted ?? null, ...counts(c) });
+  for (const c of main.scripted ?? [])
+    cells.push({ attacker: c.attacker, target: targetName('mtsa', c.target), oracle: c.oracle, guard: c.guard, oracleCompleted: c.oracleCompleted ?? null, ...counts(c) });
   for (let t = 0; t <= n; t++) {
     const ood = (main.scripted ?? []).filter((c) => c.domain === 'out-of-domain' && c.target === t);
     const oracle = main.intervals[`oodAsr.T${t}`] ?? null;
@@ -139,9 +144,17 @@ export async function runStudy(options: StudyOptions): Promise<StudySummary> {
     const suite = arenaSuite(arena.world, seed);
     const mainConfig = withVariant({ ...base, seed }, 'mtsa');
     const evaluation = { repeats: base.evaluation.repeats, seed, maxTurns: mainConfig.evaluation.maxTurns ?? base.mtsa.maxTurns, targetSampling: base.mtsa.sampling.target };
-    const redTeam = (i: number) => ({ name: `R${i}`, make: () => attackerAgent(loadPolicy(join(dirs.mtsa, RUN_FILES.checkpoints, `attacker-R${i}`), `mtsa-R${i}`, seed), mainConfig.mtsa, `mtsa-R${i}`) });
+    const redTeam = (i: number) => ({
+      name: `R${i}`,
+      make: () => attackerAgent(loadPolicy(join(dirs.mtsa, RUN_FILES.checkpoints, `attacker-R${i}`), `mtsa-R${i}`, seed), mainConfig.mtsa, `mtsa-R${i}`),
+    });
     const scripted = scriptedPanel(suite);
-    panelAttackers = [{ name: 'R0', kind: 'red-team' }, { name: `R${n}`, kind: 'red-team' }, ...scripted.map((a) => ({ name: a.name, kind: a.domain })), { name: 'ood-pooled', kind: 'out-of-domain pooled' }];
+    panelAttackers = [
+      { name: 'R0', kind: 'red-team' },
+      { name: `R${n}`, kind: 'red-team' },
+      ...scripted.map((a) => ({ name: a.name, kind: a.domain })),
+      { name: 'ood-pooled', kind: 'out-of-domain pooled' },
+    ];
     const store = new FileStepStore(join(options.outDir, `seed-${seed}`, 'panel'));
     const panel = mainPanelCells(summaries.mtsa, n);
     const others = variants.filter((v) => v !== 'mtsa');

@@ -3,14 +3,10 @@
  * reads validate every line against a zod schema and name the file and line of a bad record,
  * except a torn last line (no newline), which is what a kill mid-append leaves and is skipped.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { appendLine } from '../core/atomic-write.js';
 import { ConfigError } from '../core/errors.js';
-
-export function appendRecord<T>(path: string, schema: z.ZodType<T>, record: T): void {
-  appendLine(path, JSON.stringify(schema.parse(record)));
-}
 
 export function appendRecords<T>(path: string, schema: z.ZodType<T>, records: readonly T[]): void {
   if (records.length === 0) return;
@@ -39,12 +35,4 @@ export function readRecords<T>(path: string, schema: z.ZodType<T>): T[] {
     records.push(parsed.data);
   });
   return records;
-}
-
-/** Drops a torn last line (kill mid-append) so that appends continue on a clean boundary. */
-export function repairTail(path: string): void {
-  if (!existsSync(path)) return;
-  const text = readFileSync(path, 'utf8');
-  if (text === '' || text.endsWith('\n')) return;
-  writeFileSync(path, text.slice(0, text.lastIndexOf('\n') + 1));
 }

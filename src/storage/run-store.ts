@@ -87,7 +87,10 @@ export class FileStepStore implements StepStore {
     }
     steps.sort((a, b) => a.index - b.index);
     for (let i = 1; i < steps.length; i++) {
-      if (steps[i].index === steps[i - 1].index) throw new ConfigError(`${join(this.dir, RUN_FILES.steps)}: steps "${steps[i - 1].key}" and "${steps[i].key}" share index ${steps[i].index} (two processes wrote this run); delete one of them to recompute it, then --resume`);
+      if (steps[i].index === steps[i - 1].index)
+        throw new ConfigError(
+          `${join(this.dir, RUN_FILES.steps)}: steps "${steps[i - 1].key}" and "${steps[i].key}" share index ${steps[i].index} (two processes wrote this run); delete one of them to recompute it, then --resume`,
+        );
     }
     return steps;
   }
@@ -99,9 +102,18 @@ export class FileStepStore implements StepStore {
     const write = (file: string, lines: unknown[]) => writeFileAtomic(join(this.dir, file), lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
     // Through the same schemas as appends, so a rebuilt file is byte-identical to an appended one.
     const outputs = steps.map((s) => this.normalize(s.output));
-    write(RUN_FILES.trajectories, outputs.flatMap((o) => o.trajectories ?? []));
-    write(RUN_FILES.pairs, outputs.flatMap((o) => o.pairs ?? []));
-    write(RUN_FILES.metrics, outputs.flatMap((o) => o.metrics ?? []));
+    write(
+      RUN_FILES.trajectories,
+      outputs.flatMap((o) => o.trajectories ?? []),
+    );
+    write(
+      RUN_FILES.pairs,
+      outputs.flatMap((o) => o.pairs ?? []),
+    );
+    write(
+      RUN_FILES.metrics,
+      outputs.flatMap((o) => o.metrics ?? []),
+    );
   }
 
   /** steps already completed in this directory */
@@ -151,7 +163,10 @@ export class FileStepStore implements StepStore {
       } catch (error) {
         if (!(error instanceof MtsaError)) throw error;
         const Type = error instanceof NumericalError ? NumericalError : ConfigError;
-        throw new Type(`step "${key}" of model ${policy.id}: its stored weights are unusable: ${error.message}. Delete ${this.stepPath(key)} and ${this.weightsPath(key)} to recompute that step, then --resume`, { cause: error });
+        throw new Type(
+          `step "${key}" of model ${policy.id}: its stored weights are unusable: ${error.message}. Delete ${this.stepPath(key)} and ${this.weightsPath(key)} to recompute that step, then --resume`,
+          { cause: error },
+        );
       }
       return this.read<T>(key);
     }

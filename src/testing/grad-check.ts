@@ -22,11 +22,7 @@ export function randomTensor(rng: Rng, shape: number[], scale = 1, requiresGrad 
  * `build` maps the inputs to any tensor; the check projects it on fixed random weights.
  * Entries are sampled (at most `samplesPerInput` per input) to keep the check fast.
  */
-export function gradCheck(
-  build: (inputs: Tensor[]) => Tensor,
-  inputs: Tensor[],
-  options: { eps?: number; samplesPerInput?: number; seed?: number } = {},
-): GradCheckResult {
+export function gradCheck(build: (inputs: Tensor[]) => Tensor, inputs: Tensor[], options: { eps?: number; samplesPerInput?: number; seed?: number } = {}): GradCheckResult {
   const eps = options.eps ?? 1e-2;
   const rng = new Rng(options.seed ?? 7);
   clearTape();

@@ -42,9 +42,6 @@ export function venvForTest(what: string): Venv | null {
   return venv;
 }
 
-/** The repository root, for tests that read python/ scripts. */
-export const repoRoot = REPO_ROOT;
-
 export interface PythonVenv {
   python: string | undefined;
   /** why there is none (undefined when found) */

@@ -28,7 +28,9 @@ export type StepMetrics = Record<string, number> & { step: number; lr: number; g
  */
 export function assertFiniteStep(policy: TrainablePolicy, step: number, total: number, loss: number, gradNorm: number): void {
   if (Number.isFinite(loss) && Number.isFinite(gradNorm)) return;
-  throw new NumericalError(`model ${policy.id}: optimiser step ${step} of ${total} gave loss ${loss}, gradient norm ${gradNorm}; the weights or the data are not finite (lower the learning rate, or recompute the model this one was loaded from)`);
+  throw new NumericalError(
+    `model ${policy.id}: optimiser step ${step} of ${total} gave loss ${loss}, gradient norm ${gradNorm}; the weights or the data are not finite (lower the learning rate, or recompute the model this one was loaded from)`,
+  );
 }
 
 function batchesOf<T>(items: readonly T[], schedule: TrainSchedule): T[][] {
@@ -55,7 +57,12 @@ export function tokenMeanNll(scores: readonly SequenceScore[]): SequenceLossResu
 }
 
 /** Multi-turn SFT: mean negative log-likelihood over all scored tokens of each batch, one forward per step. */
-export async function supervisedFineTune(policy: TrainablePolicy, data: readonly ScoredConversation[], schedule: TrainSchedule, onStep?: (m: StepMetrics, total: number) => void): Promise<StepMetrics[]> {
+export async function supervisedFineTune(
+  policy: TrainablePolicy,
+  data: readonly ScoredConversation[],
+  schedule: TrainSchedule,
+  onStep?: (m: StepMetrics, total: number) => void,
+): Promise<StepMetrics[]> {
   const batches = batchesOf(data, schedule);
   const lrs = { peak: schedule.lr, totalSteps: batches.length, warmupRatio: schedule.warmupRatio, minRatio: 0 };
   const history: StepMetrics[] = [];
@@ -78,7 +85,9 @@ export interface TrainingPair {
   rejectedReward?: number;
 }
 
-export type PairLoss = (pairs: { policyChosen: number; policyRejected: number; referenceChosen: number; referenceRejected: number; chosenReward: number; rejectedReward: number; chosenTokens: number }[]) => PairLossResult;
+export type PairLoss = (
+  pairs: { policyChosen: number; policyRejected: number; referenceChosen: number; referenceRejected: number; chosenReward: number; rejectedReward: number; chosenTokens: number }[],
+) => PairLossResult;
 
 /**
  * The loss of one step of preference pairs as a function of the policy's sequence scores
@@ -105,9 +114,18 @@ export function pairStepLoss(batch: readonly { pair: TrainingPair; referenceChos
  * Preference training against the frozen reference snapshot: reference log-probs once for the whole
  * pair set, then per step one forward of the policy, the loss, its backward and an optimiser step.
  */
-export async function trainOnPairs(policy: TrainablePolicy, pairs: readonly TrainingPair[], loss: PairLoss, schedule: TrainSchedule, onStep?: (m: StepMetrics, total: number) => void): Promise<StepMetrics[]> {
+export async function trainOnPairs(
+  policy: TrainablePolicy,
+  pairs: readonly TrainingPair[],
+  loss: PairLoss,
+  schedule: TrainSchedule,
+  onStep?: (m: StepMetrics, total: number) => void,
+): Promise<StepMetrics[]> {
   if (pairs.length === 0) return [];
-  const reference = await policy.scoreSequences(pairs.flatMap((p) => [p.chosen, p.rejected]), { reference: true });
+  const reference = await policy.scoreSequences(
+    pairs.flatMap((p) => [p.chosen, p.rejected]),
+    { reference: true },
+  );
   const indexed = pairs.map((pair, i) => ({ pair, referenceChosen: reference[2 * i].logProb, referenceRejected: reference[2 * i + 1].logProb }));
   const batches = batchesOf(indexed, schedule);
   const lrs = { peak: schedule.lr, totalSteps: batches.length, warmupRatio: schedule.warmupRatio, minRatio: 0 };

@@ -27,7 +27,10 @@ describe.skipIf(!python)(`TorchPolicy under torchrun (2 ranks, CPU)${python ? ''
     expect((two.info as unknown as { world: number }).world).toBe(2);
     const [a, b] = [await one.scoreSequences(sequences), await two.scoreSequences(sequences)];
     a.forEach((s, i) => expect(relativeError(b[i].logProb, s.logProb)).toBeLessThan(1e-6));
-    const loss = pairStepLoss(pairs.map((pair, i) => ({ pair, referenceChosen: a[2 * i].logProb - 1, referenceRejected: a[2 * i + 1].logProb })), (p) => dpoLoss(p, 0.1));
+    const loss = pairStepLoss(
+      pairs.map((pair, i) => ({ pair, referenceChosen: a[2 * i].logProb - 1, referenceRejected: a[2 * i + 1].logProb })),
+      (p) => dpoLoss(p, 0.1),
+    );
     const options = { lr: 1e-2, maxGradNorm: 0.05, weightDecay: 0.1 };
     const [s1, s2] = [await one.trainStep(sequences, loss, options), await two.trainStep(sequences, loss, options)];
     expect(relativeError(s2.gradNorm, s1.gradNorm)).toBeLessThan(1e-5);

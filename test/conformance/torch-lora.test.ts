@@ -32,7 +32,10 @@ describe.skipIf(!python)(`TorchPolicy with LoRA${python ? '' : ` (skipped: ${rea
     const base = await engine.scoreSequences(sequences);
     expect(worst(await policy.scoreSequences(sequences), base)).toBeLessThan(1e-5);
 
-    const loss = pairStepLoss(pairs.map((pair, i) => ({ pair, referenceChosen: base[2 * i].logProb - 1, referenceRejected: base[2 * i + 1].logProb })), (p) => dpoLoss(p, 0.1));
+    const loss = pairStepLoss(
+      pairs.map((pair, i) => ({ pair, referenceChosen: base[2 * i].logProb - 1, referenceRejected: base[2 * i + 1].logProb })),
+      (p) => dpoLoss(p, 0.1),
+    );
     for (let step = 0; step < 3; step++) await policy.trainStep(sequences, loss, { lr: 2e-2 });
     const trained = await policy.scoreSequences(sequences);
     expect(worst(trained, base)).toBeGreaterThan(1e-4);

@@ -28,7 +28,10 @@ describe.skipIf(!python)(`TorchPolicy memory options${python ? '' : ` (skipped: 
     opened.push(plain, small);
     const [a, b] = [await plain.scoreSequences(sequences), await small.scoreSequences(sequences)];
     a.forEach((s, i) => expect(relativeError(b[i].logProb, s.logProb)).toBeLessThan(1e-5));
-    const loss = pairStepLoss(pairs.map((pair, i) => ({ pair, referenceChosen: a[2 * i].logProb - 1, referenceRejected: a[2 * i + 1].logProb })), (p) => dpoLoss(p, 0.1));
+    const loss = pairStepLoss(
+      pairs.map((pair, i) => ({ pair, referenceChosen: a[2 * i].logProb - 1, referenceRejected: a[2 * i + 1].logProb })),
+      (p) => dpoLoss(p, 0.1),
+    );
     const [s1, s2] = [await plain.trainStep(sequences, loss, { lr: 1e-2 }), await small.trainStep(sequences, loss, { lr: 1e-2 })];
     expect(relativeError(s2.result.loss, s1.result.loss)).toBeLessThan(1e-5);
     expect(relativeError(s2.gradNorm, s1.gradNorm)).toBeLessThan(1e-5);

@@ -69,10 +69,16 @@ class MisbehavingServer {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(value));
     };
-    if (req.headers.authorization !== `Bearer ${KEY}`) return send(401, { error: { message: `Incorrect API key provided: ${String(req.headers.authorization).slice(7)}`, type: 'invalid_request_error', code: 'invalid_api_key' } });
+    if (req.headers.authorization !== `Bearer ${KEY}`)
+      return send(401, { error: { message: `Incorrect API key provided: ${String(req.headers.authorization).slice(7)}`, type: 'invalid_request_error', code: 'invalid_api_key' } });
     if (body.model !== 'fake-target') return send(404, { error: { message: `The model \`${String(body.model)}\` does not exist`, code: 'model_not_found' } });
     if (this.fault({ n: this.log.length, body, hash, repeat }, res)) return;
-    send(200, { id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'I cannot help with that request.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 12, completion_tokens: 7 } });
+    send(200, {
+      id: 'x',
+      object: 'chat.completion',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'I cannot help with that request.' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 12, completion_tokens: 7 },
+    });
   }
 
   close(): Promise<void> {
@@ -114,15 +120,30 @@ describe('mtsa attack against a misbehaving server', () => {
       maxTurns: 2,
       arena: tinyArenaConfig(1),
       target: { sampling: { maxTokens: 32 } },
-      models: { target: { kind: 'openai-compatible', baseUrl: server.url, model, flavour: 'vllm', apiKeyEnv: KEY_ENV, traffic: { concurrency: 4, timeoutMs: 400, maxRetries: 3, initialBackoffMs: 10, maxBackoffMs: 40, ...traffic } } },
+      models: {
+        target: {
+          kind: 'openai-compatible',
+          baseUrl: server.url,
+          model,
+          flavour: 'vllm',
+          apiKeyEnv: KEY_ENV,
+          traffic: { concurrency: 4, timeoutMs: 400, maxRetries: 3, initialBackoffMs: 10, maxBackoffMs: 40, ...traffic },
+        },
+      },
     });
   }
 
   async function attack(options: { model?: string; key?: string; traffic?: Record<string, unknown> } = {}) {
     const outDir = join(mkdtempSync(join(tmpdir(), 'mtsa-faults-')), 'run');
     const run = runAttackJob({ config: config(options.model, options.traffic), objectives, outDir, cacheDir: cache, resume: false, env: { [KEY_ENV]: options.key ?? KEY } });
-    const result = await run.then((summary) => ({ summary, error: undefined }), (error: unknown) => ({ summary: undefined, error: error as Error }));
-    const trajectories = readFileSync(join(outDir, 'trajectories.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Trajectory);
+    const result = await run.then(
+      (summary) => ({ summary, error: undefined }),
+      (error: unknown) => ({ summary: undefined, error: error as Error }),
+    );
+    const trajectories = readFileSync(join(outDir, 'trajectories.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Trajectory);
     // Never the key, anywhere in the run directory.
     for (const file of files(outDir)) expect(readFileSync(file, 'latin1').includes(KEY), file).toBe(false);
     return { ...result, trajectories, outDir };
@@ -211,7 +232,10 @@ describe('mtsa attack against a misbehaving server', () => {
     const attemptsPerBody = new Map<string, number>();
     for (const l of server.log) attemptsPerBody.set(l.hash, (attemptsPerBody.get(l.hash) ?? 0) + 1);
     expect(Math.max(...attemptsPerBody.values())).toBe(3);
-    const verdicts = readFileSync(join(outDir, 'verdicts.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { errored: number; dialogues: number; verdict: string });
+    const verdicts = readFileSync(join(outDir, 'verdicts.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { errored: number; dialogues: number; verdict: string });
     expect(verdicts.reduce((n, v) => n + v.errored, 0)).toBe(errored.length);
     for (const v of verdicts) if (v.errored === v.dialogues) expect(v.verdict).toBe('errored');
   });
@@ -232,7 +256,30 @@ describe('mtsa attack against a misbehaving server', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'mtsa-faults-cli-')), 'run');
     const wrongKey = 'sk-wrong-key-0123456789';
     // Asynchronous: the server answers from this process, so it must not be blocked.
-    const result = await runCli([join(root, 'bin', 'mtsa.js'), 'attack', '--target-url', server.url, '--target-model', 'fake-target', '--target-flavour', 'vllm', '--api-key-env', KEY_ENV, '--objectives', join(root, 'test', 'fixtures', 'harmbench-layout.csv'), '--out', out, '--turns', '2', '--tiny', '--cache', cache], { ...process.env, [KEY_ENV]: wrongKey });
+    const result = await runCli(
+      [
+        join(root, 'bin', 'mtsa.js'),
+        'attack',
+        '--target-url',
+        server.url,
+        '--target-model',
+        'fake-target',
+        '--target-flavour',
+        'vllm',
+        '--api-key-env',
+        KEY_ENV,
+        '--objectives',
+        join(root, 'test', 'fixtures', 'harmbench-layout.csv'),
+        '--out',
+        out,
+        '--turns',
+        '2',
+        '--tiny',
+        '--cache',
+        cache,
+      ],
+      { ...process.env, [KEY_ENV]: wrongKey },
+    );
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/HTTP 401.*\n.*authentication failed: check the key in the environment variable MTSA_FAULT_TEST_KEY/);
     expect(result.stderr + result.stdout).not.toContain(wrongKey);

@@ -70,7 +70,28 @@ describe.runIf(venv !== null)('mtsa attack against transformers serve', () => {
     writeFileSync(configFile, JSON.stringify(shared));
 
     const started = performance.now();
-    const cli = await runCli(['attack', '--target-url', served.url, '--target-model', served.model, '--target-flavour', 'transformers', '--target-template', 'ours', '--objectives', objectivesFile, '--config', configFile, '--concurrency', '1', '--out', join(work, 'server'), '--tiny', '--cache', cache]);
+    const cli = await runCli([
+      'attack',
+      '--target-url',
+      served.url,
+      '--target-model',
+      served.model,
+      '--target-flavour',
+      'transformers',
+      '--target-template',
+      'ours',
+      '--objectives',
+      objectivesFile,
+      '--config',
+      configFile,
+      '--concurrency',
+      '1',
+      '--out',
+      join(work, 'server'),
+      '--tiny',
+      '--cache',
+      cache,
+    ]);
     const serverSeconds = (performance.now() - started) / 1000;
     expect(cli.status, cli.stderr + served.log().slice(-2000)).toBe(0);
     const server = JSON.parse(readFileSync(join(work, 'server', 'summary.json'), 'utf8')) as AttackSummary;

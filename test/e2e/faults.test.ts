@@ -100,9 +100,15 @@ function craftHeader(path: string, edit: (header: Record<string, { shape: unknow
 
 /** Every record of the stored steps, exactly once, is what the JSONL file holds. */
 function expectRecordsOnce(dir: string): void {
-  const steps = readdirSync(join(dir, 'steps')).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, 'steps', f), 'utf8')));
+  const steps = readdirSync(join(dir, 'steps'))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, 'steps', f), 'utf8')));
   expect(new Set(steps.map((s) => s.index)).size, 'two steps share an index').toBe(steps.length);
-  for (const [file, field] of [['trajectories.jsonl', 'trajectories'], ['pairs.jsonl', 'pairs'], ['metrics.jsonl', 'metrics']] as const) {
+  for (const [file, field] of [
+    ['trajectories.jsonl', 'trajectories'],
+    ['pairs.jsonl', 'pairs'],
+    ['metrics.jsonl', 'metrics'],
+  ] as const) {
     const got = lines(dir, file);
     expect(new Set(got).size, `${file} has duplicate records`).toBe(got.length);
     expect(got.length, file).toBe(steps.reduce((n, s) => n + (s.output[field]?.length ?? 0), 0));
@@ -180,7 +186,9 @@ describe.sequential('fault injection', () => {
     poison(stepWeights);
     expectCleanError(
       await mtsa(['run', '--cache', cache, '--resume', stepDir]),
-      new RegExp(`^mtsa: step "iteration-1/target-update" of model target: its stored weights are unusable: ${stepWeights}: tensor "[^"]+" holds a non-finite value \\(NaN at index 0\\).*Delete ${join(stepDir, 'steps', 'iteration-1__target-update.json')} and`),
+      new RegExp(
+        `^mtsa: step "iteration-1/target-update" of model target: its stored weights are unusable: ${stepWeights}: tensor "[^"]+" holds a non-finite value \\(NaN at index 0\\).*Delete ${join(stepDir, 'steps', 'iteration-1__target-update.json')} and`,
+      ),
     );
 
     const checkpointDir = copy(done, 'nan-checkpoint');
@@ -189,7 +197,11 @@ describe.sequential('fault injection', () => {
     expectCleanError(await mtsa(['run', '--cache', cache, '--resume', checkpointDir]), new RegExp(`^mtsa: ${checkpoint}: tensor "[^"]+" holds a non-finite value`));
 
     const brokenCache = copy(cache, 'nan-cache');
-    const targets = readdirSync(brokenCache).flatMap((entry) => readdirSync(join(brokenCache, entry)).filter((name) => name.startsWith('target-')).map((name) => join(brokenCache, entry, name)));
+    const targets = readdirSync(brokenCache).flatMap((entry) =>
+      readdirSync(join(brokenCache, entry))
+        .filter((name) => name.startsWith('target-'))
+        .map((name) => join(brokenCache, entry, name)),
+    );
     for (const target of targets) poison(join(target, 'model.safetensors'));
     const result = await mtsa(['run', '--tiny', '--config', config, '--cache', brokenCache, '--out', join(base, 'nan-cache-run')]);
     expectCleanError(result, /^mtsa: arena cache entry (\S+) is unusable: \1\/model\.safetensors: tensor "[^"]+" holds a non-finite value .* Delete \1 and run again to rebuild it/);
@@ -204,7 +216,12 @@ describe.sequential('fault injection', () => {
     const losers = [a, b].filter((r) => r.status !== 0);
     expect(winners, `${a.stderr}\n---\n${b.stderr}`).toHaveLength(1);
     expect(winners[0].stderr).toMatch(/took over the lock of process \d+ on .* \(mtsa run\), which is no longer running/);
-    expectCleanError(losers[0], new RegExp(`^mtsa: run directory ${dir} is in use by process \\d+ on ${hostname()} \\(mtsa run --resume, since [^)]+\\); wait for it to finish or stop it \\(if process \\d+ is not mtsa, delete ${join(dir, '.lock')}\\)$`));
+    expectCleanError(
+      losers[0],
+      new RegExp(
+        `^mtsa: run directory ${dir} is in use by process \\d+ on ${hostname()} \\(mtsa run --resume, since [^)]+\\); wait for it to finish or stop it \\(if process \\d+ is not mtsa, delete ${join(dir, '.lock')}\\)$`,
+      ),
+    );
     expectRecordsOnce(dir);
     expect(lines(dir, 'trajectories.jsonl').length).toBe(lines(done, 'trajectories.jsonl').length);
     expect(existsSync(join(dir, '.lock'))).toBe(false);
@@ -250,28 +267,43 @@ describe.sequential('fault injection', () => {
   it('bad input files and options: one line with the path and what to do, the stack only with --verbose', async () => {
     const garbageConfig = copy(done, 'garbage-config');
     writeFileSync(join(garbageConfig, 'config.resolved.json'), '{"seed": 1, "arena": ');
-    expectCleanError(await mtsa(['run', '--cache', cache, '--resume', garbageConfig]), new RegExp(`^mtsa: ${join(garbageConfig, 'config.resolved.json')}: the run configuration is not valid JSON .*start a new run with --out`));
+    expectCleanError(
+      await mtsa(['run', '--cache', cache, '--resume', garbageConfig]),
+      new RegExp(`^mtsa: ${join(garbageConfig, 'config.resolved.json')}: the run configuration is not valid JSON .*start a new run with --out`),
+    );
     const verbose = await mtsa(['run', '--verbose', '--cache', cache, '--resume', garbageConfig]);
     expect(verbose.stderr).toMatch(/^\s+at /m);
 
     const nullStep = copy(done, 'null-step');
     writeFileSync(join(nullStep, 'steps', 'iteration-1__online.json'), 'null');
-    expectCleanError(await mtsa(['run', '--cache', cache, '--resume', nullStep]), new RegExp(`^mtsa: ${join(nullStep, 'steps', 'iteration-1__online.json')}: not a step record .*delete it to recompute that step, then --resume`));
+    expectCleanError(
+      await mtsa(['run', '--cache', cache, '--resume', nullStep]),
+      new RegExp(`^mtsa: ${join(nullStep, 'steps', 'iteration-1__online.json')}: not a step record .*delete it to recompute that step, then --resume`),
+    );
     writeFileSync(join(nullStep, 'steps', 'iteration-1__online.json'), '{"key": "iteration-1/online", "index": 2}');
     expectCleanError(await mtsa(['run', '--cache', cache, '--resume', nullStep]), /not a step record \(field "output"/);
 
     const garbageCache = copy(cache, 'garbage-tokenizer');
     for (const entry of readdirSync(garbageCache)) writeFileSync(join(garbageCache, entry, 'tokenizer.json'), 'garbage');
-    expectCleanError(await mtsa(['run', '--tiny', '--cache', garbageCache, '--out', join(base, 'garbage-tokenizer-run')]), /^mtsa: arena cache entry (\S+) is unusable: \1\/tokenizer\.json: not readable JSON .* Delete \1 and run again to rebuild it/);
+    expectCleanError(
+      await mtsa(['run', '--tiny', '--cache', garbageCache, '--out', join(base, 'garbage-tokenizer-run')]),
+      /^mtsa: arena cache entry (\S+) is unusable: \1\/tokenizer\.json: not readable JSON .* Delete \1 and run again to rebuild it/,
+    );
 
     const readOnly = await mtsa(['run', '--tiny', '--cache', cache, '--out', join(base, 'read-only')], { fault: 'erofs:config.resolved.json:1' });
     expectCleanError(readOnly, new RegExp(`^mtsa: ${join(base, 'read-only')}/\\.config\\.resolved\\.json\\.tmp-\\d+ is on a read-only file system: choose another --out / --cache$`));
 
     const file = join(base, 'a-file');
     writeFileSync(file, '');
-    expectCleanError(await mtsa(['run', '--tiny', '--cache', cache, '--out', join(file, 'run')]), new RegExp(`^mtsa: ${join(file, 'run')}: part of this path is a file, not a directory: choose another --out`));
+    expectCleanError(
+      await mtsa(['run', '--tiny', '--cache', cache, '--out', join(file, 'run')]),
+      new RegExp(`^mtsa: ${join(file, 'run')}: part of this path is a file, not a directory: choose another --out`),
+    );
 
-    expectCleanError(await mtsa(['run', '--cache', cache, '--resume', done, '--config', config, '--ablation', 'last-turn']), /^mtsa: --resume continues a run with the configuration stored in it .*; it cannot also take --config, --ablation\. Drop them, or start a new run with --out$/);
+    expectCleanError(
+      await mtsa(['run', '--cache', cache, '--resume', done, '--config', config, '--ablation', 'last-turn']),
+      /^mtsa: --resume continues a run with the configuration stored in it .*; it cannot also take --config, --ablation\. Drop them, or start a new run with --out$/,
+    );
     const invalid = join(base, 'invalid.yaml');
     writeFileSync(invalid, 'mtsa:\n  iteratons: 2\n');
     expectCleanError(await mtsa(['run', '--tiny', '--config', invalid, '--cache', cache, '--out', join(base, 'never')]), new RegExp(`^mtsa: ${invalid}: unknown field "mtsa\\.iteratons"`));
@@ -280,7 +312,10 @@ describe.sequential('fault injection', () => {
     expectCleanError(await mtsa(['config', '--config', huge]), /huge\.yaml: the config file is \d+ bytes, above the limit/);
     const truncating = join(base, 'truncating.yaml');
     writeFileSync(truncating, 'mtsa:\n  sampling:\n    target:\n      maxTokens: 1000000000\n');
-    expectCleanError(await mtsa(['run', '--tiny', '--config', truncating, '--cache', cache, '--out', join(base, 'never2')]), /field "mtsa\.sampling\.target\.maxTokens" is 1000000000: it would leave 0 of the target's \d+ positions/);
+    expectCleanError(
+      await mtsa(['run', '--tiny', '--config', truncating, '--cache', cache, '--out', join(base, 'never2')]),
+      /field "mtsa\.sampling\.target\.maxTokens" is 1000000000: it would leave 0 of the target's \d+ positions/,
+    );
     expect(existsSync(join(base, 'never2'))).toBe(false);
   }, 120_000);
 

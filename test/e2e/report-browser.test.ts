@@ -38,8 +38,12 @@ describe('HTML report in Chromium', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     page = await browser.newPage();
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
-    page.on('request', (r) => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`);
+    });
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:')) requests.push(r.url());
+    });
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
   }, TIMEOUT);
 
@@ -48,83 +52,107 @@ describe('HTML report in Chromium', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loads without page errors or network requests', async () => {
-    requireBrowser();
-    expect(await page.title()).toBe('Fixture run');
-    expect(pageErrors).toEqual([]);
-    expect(requests).toEqual([]);
-  }, TIMEOUT);
+  it(
+    'loads without page errors or network requests',
+    async () => {
+      requireBrowser();
+      expect(await page.title()).toBe('Fixture run');
+      expect(pageErrors).toEqual([]);
+      expect(requests).toEqual([]);
+    },
+    TIMEOUT,
+  );
 
-  it('renders both charts with lines and a nonzero size', async () => {
-    requireBrowser();
-    for (const id of ['chart-asr', 'chart-capability']) {
-      const svg = page.locator(`svg#${id}`);
-      await expect.poll(() => svg.count()).toBe(1);
-      const box = await svg.boundingBox();
-      expect(box!.width).toBeGreaterThan(100);
-      expect(box!.height).toBeGreaterThan(100);
-      const lines = svg.locator('path, polyline');
-      expect(await lines.count()).toBeGreaterThan(0);
-      const polyline = svg.locator('polyline').first();
-      const lineBox = await polyline.boundingBox();
-      expect(lineBox, `${id} has a visible polyline`).not.toBeNull();
-      expect(lineBox!.width).toBeGreaterThan(0);
-    }
-  }, TIMEOUT);
+  it(
+    'renders both charts with lines and a nonzero size',
+    async () => {
+      requireBrowser();
+      for (const id of ['chart-asr', 'chart-capability']) {
+        const svg = page.locator(`svg#${id}`);
+        await expect.poll(() => svg.count()).toBe(1);
+        const box = await svg.boundingBox();
+        expect(box!.width).toBeGreaterThan(100);
+        expect(box!.height).toBeGreaterThan(100);
+        const lines = svg.locator('path, polyline');
+        expect(await lines.count()).toBeGreaterThan(0);
+        const polyline = svg.locator('polyline').first();
+        const lineBox = await polyline.boundingBox();
+        expect(lineBox, `${id} has a visible polyline`).not.toBeNull();
+        expect(lineBox!.width).toBeGreaterThan(0);
+      }
+    },
+    TIMEOUT,
+  );
 
-  it('shows the heat map', async () => {
-    requireBrowser();
-    const heatmap = page.locator('#heatmap');
-    expect(await heatmap.isVisible()).toBe(true);
-    expect(await heatmap.locator('.heat-cell').count()).toBe(16);
-    const box = await heatmap.boundingBox();
-    expect(box!.width * box!.height).toBeGreaterThan(0);
-  }, TIMEOUT);
+  it(
+    'shows the heat map',
+    async () => {
+      requireBrowser();
+      const heatmap = page.locator('#heatmap');
+      expect(await heatmap.isVisible()).toBe(true);
+      expect(await heatmap.locator('.heat-cell').count()).toBe(16);
+      const box = await heatmap.boundingBox();
+      expect(box!.width * box!.height).toBeGreaterThan(0);
+    },
+    TIMEOUT,
+  );
 
-  it('opens the first transcript with every turn, thought, question and reply', async () => {
-    requireBrowser();
-    const first = page.locator('#transcript-list .transcript-item').first();
-    const id = await first.getAttribute('data-id');
-    const expected = trajectories.find((t) => t.id === id)!;
-    expect(expected, `list item ${id} is a fixture trajectory`).toBeDefined();
-    await first.click();
-    const turns = page.locator('#transcript-view .turn');
-    await expect.poll(() => turns.count()).toBe(expected.turns.length);
-    for (let i = 0; i < expected.turns.length; i++) {
-      const turn = turns.nth(i);
-      expect(await turn.locator('.thought').textContent()).toContain(expected.turns[i].thought!);
-      expect(await turn.locator('.thought').textContent()).toContain('hidden from the target');
-      expect(await turn.locator('.question').textContent()).toContain(expected.turns[i].question);
-      expect(await turn.locator('.reply').textContent()).toContain(expected.turns[i].reply);
-      expect(await turn.textContent()).toContain(`Turn ${expected.turns[i].index}`);
-      expect(await turn.textContent()).toContain(`P(unsafe) = ${expected.turns[i].judgement.pUnsafe.toFixed(3)}`);
-    }
-    const unsafe = expected.turns.filter((u) => u.judgement.verdict === 'unsafe' || u.oracle?.unsafe).length;
-    expect(await page.locator('#transcript-view .turn.unsafe').count()).toBe(unsafe);
-  }, TIMEOUT);
+  it(
+    'opens the first transcript with every turn, thought, question and reply',
+    async () => {
+      requireBrowser();
+      const first = page.locator('#transcript-list .transcript-item').first();
+      const id = await first.getAttribute('data-id');
+      const expected = trajectories.find((t) => t.id === id)!;
+      expect(expected, `list item ${id} is a fixture trajectory`).toBeDefined();
+      await first.click();
+      const turns = page.locator('#transcript-view .turn');
+      await expect.poll(() => turns.count()).toBe(expected.turns.length);
+      for (let i = 0; i < expected.turns.length; i++) {
+        const turn = turns.nth(i);
+        expect(await turn.locator('.thought').textContent()).toContain(expected.turns[i].thought!);
+        expect(await turn.locator('.thought').textContent()).toContain('hidden from the target');
+        expect(await turn.locator('.question').textContent()).toContain(expected.turns[i].question);
+        expect(await turn.locator('.reply').textContent()).toContain(expected.turns[i].reply);
+        expect(await turn.textContent()).toContain(`Turn ${expected.turns[i].index}`);
+        expect(await turn.textContent()).toContain(`P(unsafe) = ${expected.turns[i].judgement.pUnsafe.toFixed(3)}`);
+      }
+      const unsafe = expected.turns.filter((u) => u.judgement.verdict === 'unsafe' || u.oracle?.unsafe).length;
+      expect(await page.locator('#transcript-view .turn.unsafe').count()).toBe(unsafe);
+    },
+    TIMEOUT,
+  );
 
-  it('filters the list by matrix cell and objective text', async () => {
-    requireBrowser();
-    await page.selectOption('#transcript-group', 'OODxT2');
-    const items = page.locator('#transcript-list .transcript-item');
-    await expect.poll(() => items.count()).toBe(trajectories.filter((t) => t.id.startsWith('OODxT2|')).length);
-    await page.fill('#transcript-search', 'restricted compound');
-    await expect.poll(() => items.count()).toBe(1);
-    await page.selectOption('#transcript-group', 'all');
-    await page.fill('#transcript-search', '');
-  }, TIMEOUT);
+  it(
+    'filters the list by matrix cell and objective text',
+    async () => {
+      requireBrowser();
+      await page.selectOption('#transcript-group', 'OODxT2');
+      const items = page.locator('#transcript-list .transcript-item');
+      await expect.poll(() => items.count()).toBe(trajectories.filter((t) => t.id.startsWith('OODxT2|')).length);
+      await page.fill('#transcript-search', 'restricted compound');
+      await expect.poll(() => items.count()).toBe(1);
+      await page.selectOption('#transcript-group', 'all');
+      await page.fill('#transcript-search', '');
+    },
+    TIMEOUT,
+  );
 
-  it('shows the planted markup as text and never runs it', async () => {
-    requireBrowser();
-    await page.locator(`#transcript-list .transcript-item[data-id="${PLANTED_TRAJECTORY_ID}"]`).click();
-    const view = page.locator('#transcript-view');
-    await expect.poll(() => view.locator('.turn').count()).toBeGreaterThan(1);
-    expect(await view.locator('.turn').nth(0).locator('.thought').textContent()).toContain(PLANTED_THOUGHT);
-    expect(await view.locator('.turn').nth(1).locator('.reply').textContent()).toContain(PLANTED_REPLY);
-    expect(await view.locator('img, script').count()).toBe(0);
-    await page.waitForTimeout(100);
-    expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined();
-    expect(await page.locator('body img').count()).toBe(0);
-    expect(pageErrors).toEqual([]);
-  }, TIMEOUT);
+  it(
+    'shows the planted markup as text and never runs it',
+    async () => {
+      requireBrowser();
+      await page.locator(`#transcript-list .transcript-item[data-id="${PLANTED_TRAJECTORY_ID}"]`).click();
+      const view = page.locator('#transcript-view');
+      await expect.poll(() => view.locator('.turn').count()).toBeGreaterThan(1);
+      expect(await view.locator('.turn').nth(0).locator('.thought').textContent()).toContain(PLANTED_THOUGHT);
+      expect(await view.locator('.turn').nth(1).locator('.reply').textContent()).toContain(PLANTED_REPLY);
+      expect(await view.locator('img, script').count()).toBe(0);
+      await page.waitForTimeout(100);
+      expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined();
+      expect(await page.locator('body img').count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+    },
+    TIMEOUT,
+  );
 });

@@ -50,7 +50,9 @@ describe('resume after a kill', () => {
 
     // Killed right after the red-team resampling step of iteration 1 was stored.
     await runAndKill(['run', ...common, '--out', interrupted], interrupted, 'iteration-1__red-team-resampling.json');
-    const stepsBefore = readdirSync(join(interrupted, 'steps')).filter((f) => f.endsWith('.json')).sort();
+    const stepsBefore = readdirSync(join(interrupted, 'steps'))
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect(stepsBefore).toContain('stage1__attacker.json');
     expect(stepsBefore).not.toContain('iteration-1__target-update.json');
     const stepTimes = Object.fromEntries(stepsBefore.map((f) => [f, readFileSync(join(interrupted, 'steps', f), 'utf8')]));

@@ -29,7 +29,29 @@ describe('mtsa run with a server-backed judge', () => {
       const unsafe = last.includes('[restricted');
       const p = unsafe ? 0.8 : 0.1;
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ choices: [{ message: { content: unsafe ? 'unsafe' : 'safe' }, finish_reason: 'stop', logprobs: { content: [{ token: unsafe ? 'unsafe' : 'safe', logprob: Math.log(unsafe ? p : 1 - p), top_logprobs: [{ token: 'unsafe', logprob: Math.log(p) }, { token: 'safe', logprob: Math.log(1 - p) }] }] } }], usage: { prompt_tokens: 50, completion_tokens: 1 } }));
+      res.end(
+        JSON.stringify({
+          choices: [
+            {
+              message: { content: unsafe ? 'unsafe' : 'safe' },
+              finish_reason: 'stop',
+              logprobs: {
+                content: [
+                  {
+                    token: unsafe ? 'unsafe' : 'safe',
+                    logprob: Math.log(unsafe ? p : 1 - p),
+                    top_logprobs: [
+                      { token: 'unsafe', logprob: Math.log(p) },
+                      { token: 'safe', logprob: Math.log(1 - p) },
+                    ],
+                  },
+                ],
+              },
+            },
+          ],
+          usage: { prompt_tokens: 50, completion_tokens: 1 },
+        }),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
@@ -40,7 +62,10 @@ describe('mtsa run with a server-backed judge', () => {
     const config = parseRunConfig({ ...tinyRunConfig(2), models: { judge: { kind: 'openai-compatible', baseUrl: url, model: 'fake-judge', flavour: 'vllm', topLogprobs: 2 } } });
     const outDir = join(mkdtempSync(join(tmpdir(), 'mtsa-run-server-judge-')), 'run');
     const summary = await runMtsaJob({ config, outDir, cacheDir: inject('arenaCache'), resume: false });
-    const trajectories = readFileSync(join(outDir, 'trajectories.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Trajectory);
+    const trajectories = readFileSync(join(outDir, 'trajectories.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Trajectory);
     const turns = trajectories.flatMap((t) => t.turns);
     expect(turns.length).toBeGreaterThan(0);
     expect(trajectories.every((t) => t.judgeId === 'judge:fake-judge')).toBe(true);

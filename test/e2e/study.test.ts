@@ -14,15 +14,24 @@ import { runStudy, STUDY_FILES } from '../../src/run/run-study.js';
 /** The tiny run, trimmed further: a study runs it once per variant. */
 function smallConfig() {
   const tiny = tinyRunConfig(1);
-  return parseRunConfig({
-    ...tiny,
-    mtsa: { ...tiny.mtsa, goalsPerIteration: 16, stage1: { topK: 100, train: { epochs: 1, batchSize: 16, lr: 3e-3 } }, redTeam: { ...tiny.mtsa.redTeam, maxGroups: 4, rolloutBudget: 6 }, target: { ...tiny.mtsa.target, maxPairs: 6 } },
-    evaluation: { ...tiny.evaluation, repeats: 1, matrix: 'diagonal-and-edges' },
-  }, 'study test');
+  return parseRunConfig(
+    {
+      ...tiny,
+      mtsa: {
+        ...tiny.mtsa,
+        goalsPerIteration: 16,
+        stage1: { topK: 100, train: { epochs: 1, batchSize: 16, lr: 3e-3 } },
+        redTeam: { ...tiny.mtsa.redTeam, maxGroups: 4, rolloutBudget: 6 },
+        target: { ...tiny.mtsa.target, maxPairs: 6 },
+      },
+      evaluation: { ...tiny.evaluation, repeats: 1, matrix: 'diagonal-and-edges' },
+    },
+    'study test',
+  );
 }
 
 describe('mtsa study on the tiny arena', () => {
-  it('runs every variant, scores each final target on the main run\'s panel, and resumes without recomputing', async () => {
+  it("runs every variant, scores each final target on the main run's panel, and resumes without recomputing", async () => {
     const outDir = join(mkdtempSync(join(tmpdir(), 'mtsa-study-')), 'study');
     const options = { definition: { base: smallConfig(), seeds: [1], variants: ['mtsa', 'mart-style'] as ('mtsa' | 'mart-style')[] }, outDir, cacheDir: inject('arenaCache'), resume: false };
     const summary = await runStudy(options);
@@ -41,7 +50,10 @@ describe('mtsa study on the tiny arena', () => {
     // Main-run targets come from its own evaluation, on the same panel.
     expect(summary.panel[0].cells.some((c) => c.attacker === 'crescendo' && c.target === 'mtsa.T1')).toBe(true);
     expect(summary.headlines['targetAsr.final']['mart-style'].perSeed[0]).not.toBeNull();
-    expect(summary.claims.map((c) => [c.id, c.verdict])).toEqual([['mtsa-vs-mart', 'cannot tell'], ['mtsa-vs-mart (ood)', 'cannot tell']]);
+    expect(summary.claims.map((c) => [c.id, c.verdict])).toEqual([
+      ['mtsa-vs-mart', 'cannot tell'],
+      ['mtsa-vs-mart (ood)', 'cannot tell'],
+    ]);
     const html = readFileSync(join(outDir, STUDY_FILES.report), 'utf8');
     expect(html).toContain('data-variant="mart-style"');
     expect(html).toContain('id="claims"');

@@ -52,7 +52,9 @@ describe.skipIf(!python)(`mtsa run --trainer torch${python ? '' : ` (skipped: ${
     const config = JSON.parse(readFileSync(join(torchDir, 'config.resolved.json'), 'utf8'));
     expect(config.trainer.attacker.kind).toBe('torch');
     expect(config.trainer.target.kind).toBe('torch');
-    const stepsBefore = readdirSync(join(torchDir, 'steps')).filter((f) => f.endsWith('.json')).sort();
+    const stepsBefore = readdirSync(join(torchDir, 'steps'))
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     const stored = Object.fromEntries(stepsBefore.map((f) => [f, readFileSync(join(torchDir, 'steps', f), 'utf8')]));
 
     const resumed = runToEnd(['run', '--cache', cache, '--resume', torchDir]);
@@ -71,10 +73,16 @@ describe.skipIf(!python)(`mtsa run --trainer torch${python ? '' : ` (skipped: ${
     const [t, e] = [summary(torchDir), summary(engineDir)];
     const sign = (x: number) => Math.sign(Math.round(x * 1000));
     const moves = (s: typeof t) => ({ targetAsr: sign(s.asr.target.T1 - s.asr.target.T0), oodAsr: sign(s.oodAsr.T1 - s.oodAsr.T0) });
-    console.log(`target ASR T0→T1: torch ${t.asr.target.T0.toFixed(3)}→${t.asr.target.T1.toFixed(3)}, engine ${e.asr.target.T0.toFixed(3)}→${e.asr.target.T1.toFixed(3)}; OOD ASR: torch ${t.oodAsr.T0.toFixed(3)}→${t.oodAsr.T1.toFixed(3)}, engine ${e.oodAsr.T0.toFixed(3)}→${e.oodAsr.T1.toFixed(3)}`);
+    console.log(
+      `target ASR T0→T1: torch ${t.asr.target.T0.toFixed(3)}→${t.asr.target.T1.toFixed(3)}, engine ${e.asr.target.T0.toFixed(3)}→${e.asr.target.T1.toFixed(3)}; OOD ASR: torch ${t.oodAsr.T0.toFixed(3)}→${t.oodAsr.T1.toFixed(3)}, engine ${e.oodAsr.T0.toFixed(3)}→${e.oodAsr.T1.toFixed(3)}`,
+    );
     expect(moves(t)).toEqual(moves(e));
     // Stage 1 SFT is the same computation in both trainers: the same loss curve.
-    const sftLoss = (dir: string) => lines(dir, 'metrics.jsonl').map((l) => JSON.parse(l)).filter((m) => m.step === 'stage1/sft').map((m) => m.values.loss as number);
+    const sftLoss = (dir: string) =>
+      lines(dir, 'metrics.jsonl')
+        .map((l) => JSON.parse(l))
+        .filter((m) => m.step === 'stage1/sft')
+        .map((m) => m.values.loss as number);
     const [ts, es] = [sftLoss(torchDir), sftLoss(engineDir)];
     expect(ts.length).toBe(es.length);
     ts.forEach((l, i) => expect(Math.abs(l - es[i]) / es[i]).toBeLessThan(1e-3));

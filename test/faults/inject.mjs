@@ -54,15 +54,36 @@ if (kind) {
     return original.closeSync.call(this, fd);
   };
   fs.writeSync = function (fd, data, ...rest) {
-    if (fault(paths.get(fd), (b) => original.writeSync.call(this, fd, b), () => toBytes(data))) return 0;
+    if (
+      fault(
+        paths.get(fd),
+        (b) => original.writeSync.call(this, fd, b),
+        () => toBytes(data),
+      )
+    )
+      return 0;
     return original.writeSync.call(this, fd, data, ...rest);
   };
   fs.writeFileSync = function (path, data, ...rest) {
-    if (fault(String(path), (b) => original.writeFileSync.call(this, path, b), () => toBytes(data))) return;
+    if (
+      fault(
+        String(path),
+        (b) => original.writeFileSync.call(this, path, b),
+        () => toBytes(data),
+      )
+    )
+      return;
     return original.writeFileSync.call(this, path, data, ...rest);
   };
   fs.appendFileSync = function (path, data, ...rest) {
-    if (fault(String(path), (b) => original.appendFileSync.call(this, path, b), () => toBytes(data))) return;
+    if (
+      fault(
+        String(path),
+        (b) => original.appendFileSync.call(this, path, b),
+        () => toBytes(data),
+      )
+    )
+      return;
     return original.appendFileSync.call(this, path, data, ...rest);
   };
   syncBuiltinESMExports();

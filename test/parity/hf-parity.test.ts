@@ -58,7 +58,17 @@ describe.skipIf(!python)(`parity with Hugging Face transformers and tokenizers${
   ]) {
     it(`engine logits equal LlamaForCausalLM's: ${variant.name}`, async () => {
       const dir = join(mkdtempSync(join(tmpdir(), 'mtsa-parity-')), 'model');
-      const model = tinyModel(21, { vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 56, numLayers: 3, numHeads: variant.numHeads, numKvHeads: variant.numKvHeads, maxPositions: 64, tieWordEmbeddings: variant.tied, ropeTheta: 5000 });
+      const model = tinyModel(21, {
+        vocabSize: tokenizer.vocabSize,
+        hiddenSize: 32,
+        intermediateSize: 56,
+        numLayers: 3,
+        numHeads: variant.numHeads,
+        numKvHeads: variant.numKvHeads,
+        maxPositions: 64,
+        tieWordEmbeddings: variant.tied,
+        ropeTheta: 5000,
+      });
       // Norm gains away from 1 so a swapped or missing gain would show.
       const rng = new Rng(5);
       for (const [name, t] of model.params) if (name.endsWith('norm.weight')) for (let i = 0; i < t.size; i++) t.data[i] = 1 + 0.3 * rng.normal();
@@ -80,7 +90,8 @@ describe.skipIf(!python)(`parity with Hugging Face transformers and tokenizers${
   it('our tokenizer gives the tokenizers library’s ids on Unicode, whitespace runs and special tokens', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mtsa-tokenizer-'));
     saveCheckpoint(join(dir, 'ck'), { model: tinyModel(1, { vocabSize: tokenizer.vocabSize }), tokenizer, metadata: {} });
-    const script = 'import json,sys\nfrom tokenizers import Tokenizer\njob=json.load(sys.stdin)\nt=Tokenizer.from_file(job["path"])\nprint(json.dumps([t.encode(x, add_special_tokens=False).ids for x in job["texts"]]))';
+    const script =
+      'import json,sys\nfrom tokenizers import Tokenizer\njob=json.load(sys.stdin)\nt=Tokenizer.from_file(job["path"])\nprint(json.dumps([t.encode(x, add_special_tokens=False).ids for x in job["texts"]]))';
     const result = spawnSync(python!, ['-c', script], { input: JSON.stringify({ path: join(dir, 'ck', 'tokenizer.json'), texts }), encoding: 'utf8' });
     expect(result.status, result.stderr).toBe(0);
     const theirs = JSON.parse(result.stdout) as number[][];

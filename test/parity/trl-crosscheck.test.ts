@@ -33,7 +33,14 @@ function crosscheck(job: Record<string, unknown>): Record<string, unknown> {
 
 describe.skipIf(!python)(`cross-check against TRL and the MTSA reference code${python ? '' : ` (skipped: ${reason})`}`, () => {
   it('DPO: TRL DPOTrainer’s loss and parameter gradient equal ours on the same model, reference and pairs', () => {
-    const tokenizer = tinyTokenizer(['How do I bake bread?', 'Mix flour and water, then bake.', 'Tell me a story.', 'Once upon a time, a fox.', 'I cannot help with [restricted procedure].', '[harmful objective 3]']);
+    const tokenizer = tinyTokenizer([
+      'How do I bake bread?',
+      'Mix flour and water, then bake.',
+      'Tell me a story.',
+      'Once upon a time, a fox.',
+      'I cannot help with [restricted procedure].',
+      '[harmful objective 3]',
+    ]);
     const config = { vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 128, tieWordEmbeddings: false };
     const policy = tinyModel(31, config);
     const reference = tinyModel(32, config);
@@ -75,7 +82,9 @@ describe.skipIf(!python)(`cross-check against TRL and the MTSA reference code${p
       maxAbs = Math.max(maxAbs, Math.abs(theirs[i]));
       maxDiff = Math.max(maxDiff, Math.abs(g - theirs[i]));
     });
-    console.log(`TRL ${trl.trl} DPO (sigmoid, β=${beta}, ${n} pairs): loss ours ${result.loss.toFixed(7)} vs TRL ${trl.loss.toFixed(7)} (rel ${relLoss.toExponential(2)}); gradient cosine ${c.toFixed(9)}, max |Δgrad| ${maxDiff.toExponential(2)} of max |grad| ${maxAbs.toExponential(2)}`);
+    console.log(
+      `TRL ${trl.trl} DPO (sigmoid, β=${beta}, ${n} pairs): loss ours ${result.loss.toFixed(7)} vs TRL ${trl.loss.toFixed(7)} (rel ${relLoss.toExponential(2)}); gradient cosine ${c.toFixed(9)}, max |Δgrad| ${maxDiff.toExponential(2)} of max |grad| ${maxAbs.toExponential(2)}`,
+    );
     expect(relLoss).toBeLessThan(1e-5);
     expect(c).toBeGreaterThan(0.99999);
     expect(maxDiff / maxAbs).toBeLessThan(1e-4);
@@ -91,7 +100,16 @@ describe.skipIf(!python)(`cross-check against TRL and the MTSA reference code${p
     ];
     const ours = futureRewardLoss(batch, eta);
     const col = (k: keyof (typeof batch)[number]) => batch.map((p) => p[k]);
-    const ref = crosscheck({ kind: 'future', beta, policyChosen: col('policyChosen'), policyRejected: col('policyRejected'), referenceChosen: col('referenceChosen'), referenceRejected: col('referenceRejected'), chosenReward: col('chosenReward'), rejectedReward: col('rejectedReward') }) as { loss: number; gradChosen: number[]; gradRejected: number[] };
+    const ref = crosscheck({
+      kind: 'future',
+      beta,
+      policyChosen: col('policyChosen'),
+      policyRejected: col('policyRejected'),
+      referenceChosen: col('referenceChosen'),
+      referenceRejected: col('referenceRejected'),
+      chosenReward: col('chosenReward'),
+      rejectedReward: col('rejectedReward'),
+    }) as { loss: number; gradChosen: number[]; gradRejected: number[] };
     const scale = eta * eta;
     console.log(`future reward: reference code loss ${ref.loss.toFixed(6)} vs ours × η² ${(ours.loss * scale).toFixed(6)}`);
     expect(ours.loss * scale).toBeCloseTo(ref.loss, 6);

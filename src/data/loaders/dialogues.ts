@@ -21,11 +21,13 @@ export function loadStage1Dialogues(path: string, mode: 'thought' | 'no-thought'
     let turn = 0;
     value.messages.forEach((m, i) => {
       const expected = i % 2 === 0 ? 'user' : 'assistant';
-      if (m.role !== expected) throw new ConfigError(`${path}:${line}: field "red_conv.${i}.role": expected ${expected} (attacker turns are user, target replies assistant, alternating from the attacker), got ${m.role}`);
+      if (m.role !== expected)
+        throw new ConfigError(`${path}:${line}: field "red_conv.${i}.role": expected ${expected} (attacker turns are user, target replies assistant, alternating from the attacker), got ${m.role}`);
       if (m.role !== 'user') return;
       turn++;
       const parsed = parseAttackerTurn(m.content, turn, mode);
-      if (!parsed.ok) throw new ConfigError(`${path}:${line}: field "red_conv.${i}.content": attacker turn ${turn} is not in the "Thinking ${turn}: … / Attack question ${turn}: …" format (${parsed.reason})`);
+      if (!parsed.ok)
+        throw new ConfigError(`${path}:${line}: field "red_conv.${i}.content": attacker turn ${turn} is not in the "Thinking ${turn}: … / Attack question ${turn}: …" format (${parsed.reason})`);
     });
     if (turn === 0) throw new ConfigError(`${path}:${line}: field "red_conv": no attacker turn`);
     return value;
@@ -42,7 +44,10 @@ export interface ScriptedDialogue {
   origin: string;
 }
 
-const CoSafeLineSchema = z.union([z.array(MessageSchema).min(1), z.object({ messages: z.array(MessageSchema).min(1), id: z.union([z.string(), z.number()]).optional(), category: z.string().optional() })]);
+const CoSafeLineSchema = z.union([
+  z.array(MessageSchema).min(1),
+  z.object({ messages: z.array(MessageSchema).min(1), id: z.union([z.string(), z.number()]).optional(), category: z.string().optional() }),
+]);
 
 /** A CoSafe-style file; the category defaults to the file name (CoSafe ships one file per category). */
 export function loadMultiTurnSet(path: string, category = basename(path, extname(path))): ScriptedDialogue[] {

@@ -28,11 +28,17 @@ describe('harmful objectives', () => {
   });
   it('AdvBench, JailbreakBench, plain CSV and JSONL', () => {
     expect(loadObjectives(f('harmful_behaviors.csv'))).toMatchObject([{ id: 'advbench-1', text: '[harmful objective 1]' }, { id: 'advbench-2' }]);
-    expect(loadObjectives(f('harmful-behaviors.csv'))).toMatchObject([{ id: 'jbb-1', category: 'Harassment/Discrimination' }, { id: 'jbb-2', category: 'Malware/Hacking' }]);
+    expect(loadObjectives(f('harmful-behaviors.csv'))).toMatchObject([
+      { id: 'jbb-1', category: 'Harassment/Discrimination' },
+      { id: 'jbb-2', category: 'Malware/Hacking' },
+    ]);
     const plain = loadObjectives(f('objectives.csv'));
     expect(plain).toMatchObject([{ id: 'obj-a', category: 'category-x' }, { id: 'obj-b' }]);
     expect(plain[1].category).toBeUndefined();
-    expect(loadObjectives(f('objectives.jsonl'))).toMatchObject([{ id: 'j1', text: '[harmful objective J1]', category: 'category-y' }, { id: 'line-3', text: '[harmful objective J2]' }]);
+    expect(loadObjectives(f('objectives.jsonl'))).toMatchObject([
+      { id: 'j1', text: '[harmful objective J1]', category: 'category-y' },
+      { id: 'line-3', text: '[harmful objective J2]' },
+    ]);
   });
   it('detects formats from headers', () => {
     expect(detectObjectiveFormat('x.csv', ['Behavior', 'FunctionalCategory', 'BehaviorID'])).toBe('harmbench');
@@ -42,7 +48,9 @@ describe('harmful objectives', () => {
   });
   it('bad rows name file, line and column', () => {
     const missingColumn = file('hb-missing.csv', 'Behavior,FunctionalCategory,SemanticCategory,Tags,ContextString\n[x],standard,a,,\n');
-    expect(() => loadObjectives(missingColumn, 'harmbench')).toThrow(/hb-missing\.csv:1: missing column "BehaviorID" in the header \(found: Behavior, FunctionalCategory, SemanticCategory, Tags, ContextString\)/);
+    expect(() => loadObjectives(missingColumn, 'harmbench')).toThrow(
+      /hb-missing\.csv:1: missing column "BehaviorID" in the header \(found: Behavior, FunctionalCategory, SemanticCategory, Tags, ContextString\)/,
+    );
     const emptyCell = file('hb-empty.csv', 'Behavior,FunctionalCategory,SemanticCategory,Tags,ContextString,BehaviorID\n[x],standard,a,,,id1\n,standard,a,,,id2\n');
     expect(() => loadObjectives(emptyCell)).toThrow(/hb-empty\.csv:3: column "Behavior" \(1\) Behavior is empty/);
     const badIndex = file('jbb-bad.csv', 'Index,Goal,Target,Behavior,Category,Source\nfirst,[g],[t],[b],[c],[s]\n');
@@ -65,7 +73,10 @@ describe('harmful objectives', () => {
 describe('over-refusal and helpfulness prompts', () => {
   it('XSTest keeps safe rows only, with their type; quoted newline kept', () => {
     const x = loadXsTest(f('xstest_prompts.csv'));
-    expect(x.map((p) => [p.id, p.category])).toEqual([['xstest-1', 'homonyms'], ['xstest-2', 'safe_contexts']]);
+    expect(x.map((p) => [p.id, p.category])).toEqual([
+      ['xstest-1', 'homonyms'],
+      ['xstest-2', 'safe_contexts'],
+    ]);
     expect(x[1].request).toBe('Where can I [buy a harmless item], legally?\nAsking for a friend.');
     expect(loadOverRefusalPrompts(f('xstest_prompts.csv'))).toHaveLength(2);
   });
@@ -85,7 +96,10 @@ describe('over-refusal and helpfulness prompts', () => {
     expect(loadObjectives(f('benign-behaviors.csv'), 'jailbreakbench')).toHaveLength(1);
   });
   it('helpfulness JSONL', () => {
-    expect(loadHelpfulnessPrompts(f('helpfulness.jsonl'))).toMatchObject([{ id: 'h1', request: '[benign request 1]', reference: '[answer 1]' }, { id: 'line-2', category: 'math' }]);
+    expect(loadHelpfulnessPrompts(f('helpfulness.jsonl'))).toMatchObject([
+      { id: 'h1', request: '[benign request 1]', reference: '[answer 1]' },
+      { id: 'line-2', category: 'math' },
+    ]);
     expect(() => loadHelpfulnessPrompts(file('h.jsonl', '{"prompt": ""}\n'))).toThrow(/h\.jsonl:1: field "prompt"/);
   });
 });
@@ -109,12 +123,50 @@ describe('multi-turn files', () => {
     expect(s.map((d) => d.id)).toEqual(['crimes-1', 'd2']);
     expect(s[0].questions).toEqual(['[scripted question 1 of dialogue 1]', '[scripted question 2 of dialogue 1]', '[scripted question 3 of dialogue 1]']);
     expect(s[0].category).toBe('crimes');
-    expect(() => loadMultiTurnSet(file('c.jsonl', JSON.stringify([{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }]) + '\n'))).toThrow(/c\.jsonl:1: the dialogue must end with a user turn/);
-    expect(() => loadMultiTurnSet(file('c2.jsonl', JSON.stringify([{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }]) + '\n'))).toThrow(/c2\.jsonl:1: field "1\.role": expected assistant/);
+    expect(() =>
+      loadMultiTurnSet(
+        file(
+          'c.jsonl',
+          JSON.stringify([
+            { role: 'user', content: 'a' },
+            { role: 'assistant', content: 'b' },
+          ]) + '\n',
+        ),
+      ),
+    ).toThrow(/c\.jsonl:1: the dialogue must end with a user turn/);
+    expect(() =>
+      loadMultiTurnSet(
+        file(
+          'c2.jsonl',
+          JSON.stringify([
+            { role: 'user', content: 'a' },
+            { role: 'user', content: 'b' },
+          ]) + '\n',
+        ),
+      ),
+    ).toThrow(/c2\.jsonl:1: field "1\.role": expected assistant/);
   });
   it('labelled transcripts', () => {
-    expect(loadLabelledTranscripts(f('labelled.jsonl'))).toMatchObject([{ id: 't1', label: 'unsafe', category: 'cat-a' }, { id: 'line-2', label: 'safe' }]);
-    expect(() => loadLabelledTranscripts(file('l.jsonl', JSON.stringify({ conversation: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }], label: 'harmful' }) + '\n'))).toThrow(/l\.jsonl:1: field "label"/);
-    expect(() => loadLabelledTranscripts(file('l2.jsonl', JSON.stringify({ conversation: [{ role: 'user', content: 'q' }], label: 'safe' }) + '\n'))).toThrow(/l2\.jsonl:1: field "conversation": the last message must be the assistant reply/);
+    expect(loadLabelledTranscripts(f('labelled.jsonl'))).toMatchObject([
+      { id: 't1', label: 'unsafe', category: 'cat-a' },
+      { id: 'line-2', label: 'safe' },
+    ]);
+    expect(() =>
+      loadLabelledTranscripts(
+        file(
+          'l.jsonl',
+          JSON.stringify({
+            conversation: [
+              { role: 'user', content: 'q' },
+              { role: 'assistant', content: 'a' },
+            ],
+            label: 'harmful',
+          }) + '\n',
+        ),
+      ),
+    ).toThrow(/l\.jsonl:1: field "label"/);
+    expect(() => loadLabelledTranscripts(file('l2.jsonl', JSON.stringify({ conversation: [{ role: 'user', content: 'q' }], label: 'safe' }) + '\n'))).toThrow(
+      /l2\.jsonl:1: field "conversation": the last message must be the assistant reply/,
+    );
   });
 });

@@ -26,17 +26,39 @@ export interface LoadedObjective extends ObjectiveRef {
   origin: string;
 }
 
-const text = (what: string) => z.string({ error: `missing ${what}` }).trim().min(1, { message: `${what} is empty` });
+const text = (what: string) =>
+  z
+    .string({ error: `missing ${what}` })
+    .trim()
+    .min(1, { message: `${what} is empty` });
 const optionalText = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-const HarmBenchRowSchema = z.object({ Behavior: text('Behavior'), FunctionalCategory: text('FunctionalCategory'), SemanticCategory: optionalText, Tags: optionalText, ContextString: optionalText, BehaviorID: text('BehaviorID') });
+const HarmBenchRowSchema = z.object({
+  Behavior: text('Behavior'),
+  FunctionalCategory: text('FunctionalCategory'),
+  SemanticCategory: optionalText,
+  Tags: optionalText,
+  ContextString: optionalText,
+  BehaviorID: text('BehaviorID'),
+});
 const AdvBenchRowSchema = z.object({ goal: text('goal'), target: z.string() });
-const JailbreakBenchRowSchema = z.object({ Index: z.string().regex(/^\d+$/, { message: 'Index must be a whole number' }), Goal: text('Goal'), Target: z.string(), Behavior: text('Behavior'), Category: text('Category'), Source: z.string() });
-const PlainRowSchema = z.object({ id: optionalText, goal: optionalText, objective: optionalText, category: optionalText }).refine((r) => r.goal ?? r.objective, { message: 'needs a non-empty goal (or objective)', path: ['goal'] });
-const JsonlSchema = z.object({ id: z.union([z.string(), z.number()]).optional(), goal: z.string().trim().min(1).optional(), objective: z.string().trim().min(1).optional(), category: z.string().optional() }).refine((r) => r.goal ?? r.objective, { message: 'needs a non-empty "goal" (or "objective")', path: ['goal'] });
+const JailbreakBenchRowSchema = z.object({
+  Index: z.string().regex(/^\d+$/, { message: 'Index must be a whole number' }),
+  Goal: text('Goal'),
+  Target: z.string(),
+  Behavior: text('Behavior'),
+  Category: text('Category'),
+  Source: z.string(),
+});
+const PlainRowSchema = z
+  .object({ id: optionalText, goal: optionalText, objective: optionalText, category: optionalText })
+  .refine((r) => r.goal ?? r.objective, { message: 'needs a non-empty goal (or objective)', path: ['goal'] });
+const JsonlSchema = z
+  .object({ id: z.union([z.string(), z.number()]).optional(), goal: z.string().trim().min(1).optional(), objective: z.string().trim().min(1).optional(), category: z.string().optional() })
+  .refine((r) => r.goal ?? r.objective, { message: 'needs a non-empty "goal" (or "objective")', path: ['goal'] });
 
 const REQUIRED: Record<Exclude<ObjectiveFormat, 'jsonl' | 'csv'>, string[]> = {
   harmbench: ['Behavior', 'FunctionalCategory', 'SemanticCategory', 'Tags', 'ContextString', 'BehaviorID'],
@@ -67,18 +89,29 @@ export function loadObjectives(path: string, format?: ObjectiveFormat): LoadedOb
   const probe = readCsv(path, { what: 'objectives', required: [] });
   const chosen = format ?? detectObjectiveFormat(path, probe.header);
   if (format === undefined && chosen === 'jailbreakbench' && /benign/i.test(basename(path))) {
-    throw new ConfigError(`${path}: this looks like JailbreakBench's benign behaviours, which are not harmful objectives; load it as over-refusal prompts, or pass the format explicitly to use it as objectives`);
+    throw new ConfigError(
+      `${path}: this looks like JailbreakBench's benign behaviours, which are not harmful objectives; load it as over-refusal prompts, or pass the format explicitly to use it as objectives`,
+    );
   }
   if (chosen === 'jsonl') throw new ConfigError(`${path}: format jsonl given for a CSV file`);
   const required = chosen === 'csv' ? [] : REQUIRED[chosen];
   const { header, rows } = readCsv(path, { what: `${chosen} objectives`, required });
-  if (chosen === 'csv' && !header.includes('goal') && !header.includes('objective')) throw new ConfigError(`${path}:1: missing column "goal" (or "objective") in the header (found: ${header.join(', ')})`);
+  if (chosen === 'csv' && !header.includes('goal') && !header.includes('objective'))
+    throw new ConfigError(`${path}:1: missing column "goal" (or "objective") in the header (found: ${header.join(', ')})`);
   const objectives = rows.map((row): LoadedObjective => {
     const origin = `${path}:${row.line}`;
     switch (chosen) {
       case 'harmbench': {
         const r = parseCsvRow(path, header, row, HarmBenchRowSchema);
-        return { id: r.BehaviorID, text: r.Behavior, kind: 'harmful', ...(r.SemanticCategory ? { category: r.SemanticCategory } : {}), functionalCategory: r.FunctionalCategory, ...(r.ContextString ? { context: r.ContextString } : {}), origin };
+        return {
+          id: r.BehaviorID,
+          text: r.Behavior,
+          kind: 'harmful',
+          ...(r.SemanticCategory ? { category: r.SemanticCategory } : {}),
+          functionalCategory: r.FunctionalCategory,
+          ...(r.ContextString ? { context: r.ContextString } : {}),
+          origin,
+        };
       }
       case 'advbench': {
         const r = parseCsvRow(path, header, row, AdvBenchRowSchema);

@@ -20,7 +20,11 @@ export interface LoadedPrompt {
   origin: string;
 }
 
-const nonEmpty = (what: string) => z.string({ error: `missing ${what}` }).trim().min(1, { message: `${what} is empty` });
+const nonEmpty = (what: string) =>
+  z
+    .string({ error: `missing ${what}` })
+    .trim()
+    .min(1, { message: `${what} is empty` });
 
 const XsTestRowSchema = z.object({
   id: nonEmpty('id'),
@@ -72,7 +76,13 @@ export function loadOverRefusalPrompts(path: string, format?: OverRefusalFormat)
 }
 
 const HelpfulnessSchema = z
-  .object({ id: z.union([z.string(), z.number()]).optional(), prompt: z.string().trim().min(1).optional(), request: z.string().trim().min(1).optional(), reference: z.string().optional(), category: z.string().optional() })
+  .object({
+    id: z.union([z.string(), z.number()]).optional(),
+    prompt: z.string().trim().min(1).optional(),
+    request: z.string().trim().min(1).optional(),
+    reference: z.string().optional(),
+    category: z.string().optional(),
+  })
   .refine((r) => r.prompt ?? r.request, { message: 'needs a non-empty "prompt" (or "request")', path: ['prompt'] });
 
 export function loadHelpfulnessPrompts(path: string): LoadedPrompt[] {

@@ -38,7 +38,10 @@ export function readCsv(path: string, options: { what: string; required: readonl
   if (records.length === 0) throw new ConfigError(`${path}: the ${options.what} file is empty`);
   const header = records[0].record.map((h) => h.trim());
   const missing = options.required.filter((c) => !header.includes(c));
-  if (missing.length > 0) throw new ConfigError(`${path}:1: missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} in the header (found: ${header.join(', ')}); a ${options.what} file needs ${options.required.join(', ')}`);
+  if (missing.length > 0)
+    throw new ConfigError(
+      `${path}:1: missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} in the header (found: ${header.join(', ')}); a ${options.what} file needs ${options.required.join(', ')}`,
+    );
   if (records.length === 1) throw new ConfigError(`${path}: the ${options.what} file has a header but no rows`);
   const rows = records.slice(1).map(({ record, info, raw }) => {
     // info.lines is the line the record ends on; count the line breaks inside it to find its start.

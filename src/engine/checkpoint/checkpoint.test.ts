@@ -60,7 +60,12 @@ describe('safetensors', () => {
     const rng = new Rng(1);
     const a = Tensor.zeros([3, 5]);
     a.data.forEach((_, i) => (a.data[i] = rng.normal()));
-    const bytes = encodeSafetensors(new Map([['a', { shape: [3, 5], data: a.data }], ['b', { shape: [2], data: Float32Array.of(1, -2) }]]));
+    const bytes = encodeSafetensors(
+      new Map([
+        ['a', { shape: [3, 5], data: a.data }],
+        ['b', { shape: [2], data: Float32Array.of(1, -2) }],
+      ]),
+    );
     expect((8 + Number(bytes.readBigUInt64LE(0))) % 8).toBe(0);
     const decoded = decodeSafetensors(bytes);
     expect(Array.from(decoded.tensors.get('a')!.data)).toEqual(Array.from(a.data));

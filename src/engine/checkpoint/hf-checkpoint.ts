@@ -47,7 +47,10 @@ const HfLlamaConfigSchema = z.object({
   mlp_bias: z.literal(false).optional(),
   rope_scaling: z.null().optional(),
   bos_token_id: z.number().int().nullable().optional(),
-  eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullable().optional(),
+  eos_token_id: z
+    .union([z.number().int(), z.array(z.number().int())])
+    .nullable()
+    .optional(),
   pad_token_id: z.number().int().nullable().optional(),
 });
 

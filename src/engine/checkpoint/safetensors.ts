@@ -42,9 +42,9 @@ function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;
   const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * Math.pow(2, -14) * (fraction / 1024);
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
   if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * Math.pow(2, exponent - 15) * (1 + fraction / 1024);
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
 /** The header's limit in the reference implementation (safetensors refuses larger headers). */
@@ -79,7 +79,8 @@ export function readSafetensorsHeader(buffer: Buffer, source = 'safetensors'): S
   const bad = (what: string) => new ConfigError(`${source}: ${what}; the file is not a valid safetensors checkpoint (re-save or re-download it)`);
   if (buffer.length < 8) throw bad(`file is ${buffer.length} bytes, too short for a safetensors header`);
   const declared = buffer.readBigUInt64LE(0);
-  if (declared > BigInt(Math.min(MAX_HEADER_BYTES, buffer.length - 8))) throw bad(`header length ${declared} exceeds ${buffer.length - 8 < MAX_HEADER_BYTES ? `the file size ${buffer.length}` : `the limit of ${MAX_HEADER_BYTES} bytes`}`);
+  if (declared > BigInt(Math.min(MAX_HEADER_BYTES, buffer.length - 8)))
+    throw bad(`header length ${declared} exceeds ${buffer.length - 8 < MAX_HEADER_BYTES ? `the file size ${buffer.length}` : `the limit of ${MAX_HEADER_BYTES} bytes`}`);
   const headerLength = Number(declared);
   let header: unknown;
   try {
@@ -163,7 +164,9 @@ export function decodeSafetensors(buffer: Buffer, source = 'safetensors', option
     }
     const broken = firstNonFinite(data);
     if (broken >= 0) {
-      throw new NumericalError(`${source}: tensor "${name}" holds a non-finite value (${data[broken]} at index ${broken}); the weights are corrupt or come from a diverged training step: delete this checkpoint and recompute it`);
+      throw new NumericalError(
+        `${source}: tensor "${name}" holds a non-finite value (${data[broken]} at index ${broken}); the weights are corrupt or come from a diverged training step: delete this checkpoint and recompute it`,
+      );
     }
     tensors.set(name, { shape, data });
   }

@@ -60,7 +60,12 @@ describe('safetensors header validation', () => {
   });
 
   it('accepts what the encoder writes, including empty and zero-sized tensors', () => {
-    const bytes = encodeSafetensors(new Map([['a', { shape: [0, 4], data: new Float32Array(0) }], ['b', { shape: [], data: Float32Array.of(3) }]]));
+    const bytes = encodeSafetensors(
+      new Map([
+        ['a', { shape: [0, 4], data: new Float32Array(0) }],
+        ['b', { shape: [], data: Float32Array.of(3) }],
+      ]),
+    );
     const { tensors } = decodeSafetensors(bytes);
     expect(tensors.get('a')!.data.length).toBe(0);
     expect(Array.from(tensors.get('b')!.data)).toEqual([3]);
@@ -79,7 +84,7 @@ describe('config.json validation', () => {
     expect(CONFIG_BOUNDS.vocab_size).toBeGreaterThanOrEqual(262_144); // real vocabularies still load
   });
 
-  it('parameter shapes implied by a config are exactly the model\'s', () => {
+  it("parameter shapes implied by a config are exactly the model's", () => {
     for (const tie of [true, false]) {
       const model = tinyModel(2, { vocabSize: 80, tieWordEmbeddings: tie });
       expect(new Map([...model.params].map(([n, t]) => [n, [...t.shape]]))).toEqual(llamaParameterShapes(model.config));

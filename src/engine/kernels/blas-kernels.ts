@@ -69,8 +69,7 @@ export function loadBlasKernels(): BlasLoadResult {
       },
       swigluForward: (gate, up, out, sigmoid, n) => addon.swigluForward(gate, up, out, sigmoid, n),
       swigluBackward: (g, gate, up, sigmoid, dGate, dUp, n) => addon.swigluBackward(g, gate, up, sigmoid, dGate, dUp, n),
-      attendCached: (q, keys, values, out, start, s, scale) =>
-        addon.attendCached(q, keys, values, out, start, s.batch, s.heads, s.kvHeads, s.headDim, s.capacity, s.length, scale),
+      attendCached: (q, keys, values, out, start, s, scale) => addon.attendCached(q, keys, values, out, start, s.batch, s.heads, s.kvHeads, s.headDim, s.capacity, s.length, scale),
       config: addon.config(),
       setThreads: (n: number) => addon.setThreads(n),
       sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc) {

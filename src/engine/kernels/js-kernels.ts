@@ -9,15 +9,7 @@ let packA = new Float32Array(0);
 let packB = new Float32Array(0);
 let accumulator = new Float64Array(0);
 
-function pack(
-  source: Float32Array,
-  offset: number,
-  ld: number,
-  transposed: boolean,
-  rows: number,
-  cols: number,
-  target: Float32Array,
-): void {
+function pack(source: Float32Array, offset: number, ld: number, transposed: boolean, rows: number, cols: number, target: Float32Array): void {
   // target is (rows, cols) row-major; source holds X (rows, cols) or Xᵀ (cols, rows) with leading dim ld
   if (!transposed) {
     for (let r = 0; r < rows; r++) {

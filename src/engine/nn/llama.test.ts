@@ -20,7 +20,14 @@ describe('Llama model', () => {
       const ids = randomIds(rng, 6, 20);
       return { ids, mask: [0, 0, 1, 1, 1, 1] };
     });
-    const names = ['model.embed_tokens.weight', 'model.layers.0.self_attn.q_proj.weight', 'model.layers.1.self_attn.k_proj.weight', 'model.layers.0.mlp.down_proj.weight', 'model.layers.1.post_attention_layernorm.weight', 'model.norm.weight'];
+    const names = [
+      'model.embed_tokens.weight',
+      'model.layers.0.self_attn.q_proj.weight',
+      'model.layers.1.self_attn.k_proj.weight',
+      'model.layers.0.mlp.down_proj.weight',
+      'model.layers.1.post_attention_layernorm.weight',
+      'model.norm.weight',
+    ];
     const inputs = names.map((n) => model.params.get(n)!);
     const result = gradCheck(() => sequenceLogProbs(model, sequences, 0), inputs, { eps: 1e-2, samplesPerInput: 6 });
     expect(result.maxRelError, result.worst).toBeLessThan(5e-3);

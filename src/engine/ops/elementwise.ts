@@ -8,10 +8,7 @@ import { logSigmoidValue, sigmoidValue } from '../../core/math.js';
 import { Tensor, accumulateGrad, accumulateGradCopy, addInto, record } from '../tensor.js';
 
 function sameShape(a: Tensor, b: Tensor, op: string): void {
-  assert(
-    a.size === b.size && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]),
-    () => `${op}: shapes [${a.shape}] and [${b.shape}] differ`,
-  );
+  assert(a.size === b.size && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]), () => `${op}: shapes [${a.shape}] and [${b.shape}] differ`);
 }
 
 function unary(
@@ -36,7 +33,9 @@ function unary(
 export function add(a: Tensor, b: Tensor): Tensor {
   sameShape(a, b, 'add');
   const out = Tensor.empty(a.shape);
-  const ad = a.data, bd = b.data, y = out.data;
+  const ad = a.data,
+    bd = b.data,
+    y = out.data;
   for (let i = 0; i < y.length; i++) y[i] = ad[i] + bd[i];
   record([a, b], out, () => {
     const go = out.grad;
@@ -93,20 +92,28 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 
 /** a · s for a constant s. */
 export function scale(a: Tensor, s: number): Tensor {
-  return unary(a, (x) => x * s, () => s);
+  return unary(
+    a,
+    (x) => x * s,
+    () => s,
+  );
 }
 
 /** a + s for a constant s. */
 export function addScalar(a: Tensor, s: number): Tensor {
-  return unary(a, (x) => x + s, () => 1);
-}
-
-export function neg(a: Tensor): Tensor {
-  return scale(a, -1);
+  return unary(
+    a,
+    (x) => x + s,
+    () => 1,
+  );
 }
 
 export function square(a: Tensor): Tensor {
-  return unary(a, (x) => x * x, (x) => 2 * x);
+  return unary(
+    a,
+    (x) => x * x,
+    (x) => 2 * x,
+  );
 }
 
 export function exp(a: Tensor): Tensor {

@@ -23,7 +23,12 @@ describe.each(kernelSets.map((k) => [k.name, k] as const))('gradient checks with
 
   it('matmul in all four transpose combinations', () =>
     run(() => {
-      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
         const a = randomTensor(rng, ta ? [4, 3] : [3, 4]);
         const b = randomTensor(rng, tb ? [5, 4] : [4, 5]);
         expectGradientsMatch(([x, y]) => ops.matmul(x, y, ta, tb), [a, b]);
@@ -66,10 +71,7 @@ describe.each(kernelSets.map((k) => [k.name, k] as const))('gradient checks with
     run(() => {
       expectGradientsMatch(([w]) => ops.embedding(w, Int32Array.from([3, 1, 3, 0])), [randomTensor(rng, [5, 4])]);
       expectGradientsMatch(([x]) => ops.gatherRows(x, Int32Array.from([2, 0, 2])), [randomTensor(rng, [4, 3])]);
-      expectGradientsMatch(
-        ([x]) => ops.segmentSum(x, Int32Array.from([0, 0, 1, 2, 1]), 3, Float32Array.from([1, 0, 1, 1, 0.5])),
-        [randomTensor(rng, [5])],
-      );
+      expectGradientsMatch(([x]) => ops.segmentSum(x, Int32Array.from([0, 0, 1, 2, 1]), 3, Float32Array.from([1, 0, 1, 1, 0.5])), [randomTensor(rng, [5])]);
       expectGradientsMatch(([x]) => ops.pick(x, [3, 1, 1]), [randomTensor(rng, [4])]);
     }));
 
@@ -125,9 +127,18 @@ describe('op values', () => {
 describe('kernel parity', () => {
   it.skipIf(!blas)('BLAS and TypeScript sgemm agree on strided, transposed, accumulating products', () => {
     const rng = new Rng(9);
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-      const M = 37, N = 29, K = 41;
-      const lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      const M = 37,
+        N = 29,
+        K = 41;
+      const lda = (ta ? M : K) + 3,
+        ldb = (tb ? K : N) + 2,
+        ldc = N + 5;
       const A = Float32Array.from({ length: (ta ? K : M) * lda + 4 }, () => rng.normal());
       const B = Float32Array.from({ length: (tb ? N : K) * ldb + 4 }, () => rng.normal());
       const C0 = Float32Array.from({ length: M * ldc + 4 }, () => rng.normal());
@@ -143,7 +154,8 @@ describe('kernel parity', () => {
 
   it.skipIf(!blas)('native softmax, causal softmax and SwiGLU agree with the TypeScript kernels', () => {
     const rng = new Rng(10);
-    const rows = 5, cols = 300;
+    const rows = 5,
+      cols = 300;
     const x = Float32Array.from({ length: rows * cols + 7 }, () => rng.normal() * 6);
     const [a, b] = [x.slice(), x.slice()];
     const [lseA, lseB] = [new Float32Array(rows), new Float32Array(rows)];
@@ -153,7 +165,8 @@ describe('kernel parity', () => {
     expect(maxDiff(a, b)).toBeLessThan(1e-6);
     expect(maxDiff(lseA, lseB)).toBeLessThan(1e-4);
 
-    const T = 9, blocks = 3;
+    const T = 9,
+      blocks = 3;
     const scores = Float32Array.from({ length: blocks * T * T }, () => rng.normal() * 4);
     const [c, d] = [scores.slice(), scores.slice()];
     jsKernels.causalSoftmax(c, 0, blocks, T, 2);

@@ -20,7 +20,7 @@ export function ropeTable(headDim: number, theta: number, positions: number): { 
   const sin = new Float32Array(length * half);
   for (let p = 0; p < length; p++) {
     for (let i = 0; i < half; i++) {
-      const frequency = 1 / Math.pow(theta, (2 * i) / headDim);
+      const frequency = 1 / theta ** ((2 * i) / headDim);
       const angle = p * frequency;
       cos[p * half + i] = Math.cos(angle);
       sin[p * half + i] = Math.sin(angle);
@@ -35,15 +35,7 @@ export function ropeTable(headDim: number, theta: number, positions: number): { 
  * Rotates every head of x (rows, heads·headDim) by its row's position.
  * positions[r] is the absolute position of row r (left padding gives shifted positions).
  */
-export function applyRopeInPlace(
-  data: Float32Array,
-  rows: number,
-  heads: number,
-  headDim: number,
-  positions: Int32Array,
-  theta: number,
-  inverse = false,
-): void {
+export function applyRopeInPlace(data: Float32Array, rows: number, heads: number, headDim: number, positions: Int32Array, theta: number, inverse = false): void {
   const half = headDim / 2;
   let maxPosition = 0;
   for (let r = 0; r < rows; r++) if (positions[r] > maxPosition) maxPosition = positions[r];

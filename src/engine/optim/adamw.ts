@@ -48,8 +48,8 @@ export class AdamW {
     if (!Number.isFinite(norm)) throw new NumericalError(`AdamW step ${this.step + 1}: gradient norm is ${norm}`);
     const clip = maxGradNorm > 0 && norm > maxGradNorm ? maxGradNorm / norm : 1;
     this.step++;
-    const correction1 = 1 - Math.pow(beta1, this.step);
-    const correction2 = 1 - Math.pow(beta2, this.step);
+    const correction1 = 1 - beta1 ** this.step;
+    const correction2 = 1 - beta2 ** this.step;
     const stepSize = lr / correction1;
     for (const p of this.params) {
       const g = p.grad;

@@ -295,48 +295,42 @@ describe('tokenizer.json', () => {
     vocab['aa'] = 256;
     vocab['aaa'] = 257;
     const base = { pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false } };
-    const loaded = ByteLevelBpeTokenizer.fromJSON({ ...base, model: { type: 'BPE', vocab, merges: [['a', 'a'], ['aa', 'a']] } });
+    const loaded = ByteLevelBpeTokenizer.fromJSON({
+      ...base,
+      model: {
+        type: 'BPE',
+        vocab,
+        merges: [
+          ['a', 'a'],
+          ['aa', 'a'],
+        ],
+      },
+    });
     expect(loaded.encode('aaa')).toEqual([257]);
     expect(loaded.encode('aaaa')).toEqual([256, 256]);
     expect(loaded.encode('aaaaa')).toEqual([256, 257]);
   });
 
   it('gives errors that name the offending field', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test corrupts arbitrary fields of the JSON on purpose
     const good = (): Record<string, any> => JSON.parse(JSON.stringify(tokenizer.toJSON()));
+    // biome-ignore lint/suspicious/noExplicitAny: as above
     const withChange = (change: (json: Record<string, any>) => void): Record<string, any> => {
       const json = good();
       change(json);
       return json;
     };
-    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.model.type = 'WordPiece')))).toThrow(
-      /model\.type must be "BPE", got "WordPiece"/,
-    );
+    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.model.type = 'WordPiece')))).toThrow(/model\.type must be "BPE", got "WordPiece"/);
     expect(() => ByteLevelBpeTokenizer.fromJSON('nope')).toThrow(/tokenizer\.json must be a JSON object/);
     expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => delete json.model))).toThrow(/model must be an object/);
-    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.pre_tokenizer = { type: 'Whitespace' })))).toThrow(
-      /pre_tokenizer\.type must be "ByteLevel"/,
-    );
-    expect(() =>
-      ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.pre_tokenizer.add_prefix_space = true))),
-    ).toThrow(/pre_tokenizer\.add_prefix_space/);
-    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.normalizer = { type: 'NFC' })))).toThrow(
-      /normalizer must be null/,
-    );
-    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.model.merges[3] = 'x y z')))).toThrow(
-      /model\.merges\[3\]/,
-    );
-    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.model.merges[0] = ['Ġ', 'nothere'])))).toThrow(
-      /model\.merges\[0\] uses "nothere"/,
-    );
-    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => delete json.model.vocab['Ġ']))).toThrow(
-      /model\.vocab lacks the byte token "Ġ"/,
-    );
-    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.model.byte_fallback = true)))).toThrow(
-      /model\.byte_fallback/,
-    );
-    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.added_tokens[1].special = false)))).toThrow(
-      /added_tokens\[1\]\.special/,
-    );
+    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.pre_tokenizer = { type: 'Whitespace' })))).toThrow(/pre_tokenizer\.type must be "ByteLevel"/);
+    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.pre_tokenizer.add_prefix_space = true)))).toThrow(/pre_tokenizer\.add_prefix_space/);
+    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.normalizer = { type: 'NFC' })))).toThrow(/normalizer must be null/);
+    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.model.merges[3] = 'x y z')))).toThrow(/model\.merges\[3\]/);
+    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.model.merges[0] = ['Ġ', 'nothere'])))).toThrow(/model\.merges\[0\] uses "nothere"/);
+    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => delete json.model.vocab['Ġ']))).toThrow(/model\.vocab lacks the byte token "Ġ"/);
+    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.model.byte_fallback = true)))).toThrow(/model\.byte_fallback/);
+    expect(() => ByteLevelBpeTokenizer.fromJSON(withChange((json) => (json.added_tokens[1].special = false)))).toThrow(/added_tokens\[1\]\.special/);
   });
 });
 
@@ -345,8 +339,7 @@ describe('tokenizer.json', () => {
 
 /** The GPT-2 byte alphabet rebuilt from its definition; `single` maps one char code as one byte. */
 function toByteLevel(text: string, single = false): string {
-  const printable = (byte: number): boolean =>
-    (byte >= 0x21 && byte <= 0x7e) || (byte >= 0xa1 && byte <= 0xac) || (byte >= 0xae && byte <= 0xff);
+  const printable = (byte: number): boolean => (byte >= 0x21 && byte <= 0x7e) || (byte >= 0xa1 && byte <= 0xac) || (byte >= 0xae && byte <= 0xff);
   const shifted = new Map<number, number>();
   let next = 256;
   for (let byte = 0; byte < 256; byte++) if (!printable(byte)) shifted.set(byte, next++);
@@ -408,9 +401,7 @@ function bruteForceMerges(documents: string[], vocabSize: number, specials: stri
       const better =
         best === undefined ||
         entry.count > best.count ||
-        (entry.count === best.count &&
-          (idOf.get(entry.left)! < idOf.get(best.left)! ||
-            (entry.left === best.left && idOf.get(entry.right)! < idOf.get(best.right)!)));
+        (entry.count === best.count && (idOf.get(entry.left)! < idOf.get(best.left)! || (entry.left === best.left && idOf.get(entry.right)! < idOf.get(best.right)!)));
       if (better) best = entry;
     }
     if (best === undefined || best.count < minFrequency) break;

@@ -194,7 +194,10 @@ export class ByteLevelBpeTokenizer {
     const specialSplitter =
       specialContents.length > 0
         ? new RegExp(
-            [...specialContents].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'),
+            [...specialContents]
+              .sort((a, b) => b.length - a.length)
+              .map(escapeRegExp)
+              .join('|'),
             'gu',
           )
         : undefined;
@@ -357,11 +360,7 @@ export class ByteLevelBpeTokenizer {
   specialTokenId(token: string): number {
     const id = this.specialIdByContent.get(token);
     if (id === undefined) {
-      throw new MtsaError(
-        `"${token}" is not a special token of this tokenizer (special tokens: ${this.specialTokens
-          .map((special) => `"${special}"`)
-          .join(', ')})`,
-      );
+      throw new MtsaError(`"${token}" is not a special token of this tokenizer (special tokens: ${this.specialTokens.map((special) => `"${special}"`).join(', ')})`);
     }
     return id;
   }
@@ -372,9 +371,7 @@ export class ByteLevelBpeTokenizer {
 
   /** Hugging Face tokenizers `tokenizer.json` object (model.type "BPE", ByteLevel pre_tokenizer and decoder, added_tokens with special: true) */
   toJSON(): Record<string, unknown> {
-    const specialsById = [...this.specialIdByContent.entries()]
-      .map(([content, id]) => ({ id, content }))
-      .sort((a, b) => a.id - b.id);
+    const specialsById = [...this.specialIdByContent.entries()].map(([content, id]) => ({ id, content })).sort((a, b) => a.id - b.id);
     // Null prototype: a token spelled "__proto__" must become a key, not a prototype change.
     const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
     this.tokenStringById.forEach((token, id) => {
@@ -535,9 +532,7 @@ function validateTrainOptions(options: TrainBpeOptions): string[] {
   }
   const minimum = specials.length + 256;
   if (!Number.isInteger(options.vocabSize) || options.vocabSize < minimum) {
-    throw new ConfigError(
-      `TrainBpeOptions.vocabSize must be an integer >= ${minimum} (special tokens + 256 bytes), got ${options.vocabSize}`,
-    );
+    throw new ConfigError(`TrainBpeOptions.vocabSize must be an integer >= ${minimum} (special tokens + 256 bytes), got ${options.vocabSize}`);
   }
   const minFrequency = options.minFrequency ?? 2;
   if (!Number.isFinite(minFrequency) || minFrequency < 1) {
@@ -676,9 +671,7 @@ function requireByteLevelComponent(json: Record<string, unknown>, field: 'pre_to
   if (field === 'pre_tokenizer') {
     // HF's defaults when the fields are missing are add_prefix_space: true and use_regex: true.
     if (component.add_prefix_space !== false) {
-      throw new ConfigError(
-        `tokenizer.json pre_tokenizer.add_prefix_space must be false (a prefix space would break round trips), got ${describe(component.add_prefix_space)}`,
-      );
+      throw new ConfigError(`tokenizer.json pre_tokenizer.add_prefix_space must be false (a prefix space would break round trips), got ${describe(component.add_prefix_space)}`);
     }
     if (component.use_regex === false) {
       throw new ConfigError('tokenizer.json pre_tokenizer.use_regex must be true (the GPT-2 split is always applied), got false');
@@ -730,23 +723,17 @@ function partsFromJSON(json: unknown): TokenizerParts {
     }
     const tokenId = id as number;
     if (tokenStringById[tokenId] !== undefined) {
-      throw new ConfigError(
-        `tokenizer.json model.vocab gives id ${tokenId} to both "${tokenStringById[tokenId]}" and "${token}"`,
-      );
+      throw new ConfigError(`tokenizer.json model.vocab gives id ${tokenId} to both "${tokenStringById[tokenId]}" and "${token}"`);
     }
     const special = specialIds.get(tokenId);
     if (special !== undefined) {
       if (special !== token) {
-        throw new ConfigError(
-          `tokenizer.json model.vocab["${token}"] has id ${tokenId}, which added_tokens gives to special token "${special}"`,
-        );
+        throw new ConfigError(`tokenizer.json model.vocab["${token}"] has id ${tokenId}, which added_tokens gives to special token "${special}"`);
       }
     } else {
       const bytes = tokenStringToBytes(token);
       if (bytes === undefined || bytes.length === 0) {
-        throw new ConfigError(
-          `tokenizer.json model.vocab["${token}"] is not a byte-level token (characters outside the GPT-2 byte alphabet)`,
-        );
+        throw new ConfigError(`tokenizer.json model.vocab["${token}"] is not a byte-level token (characters outside the GPT-2 byte alphabet)`);
       }
       bytesById[tokenId] = bytes;
     }
@@ -759,9 +746,7 @@ function partsFromJSON(json: unknown): TokenizerParts {
   for (let byte = 0; byte < 256; byte++) {
     const id = idByTokenString.get(BYTE_TO_CHAR[byte]);
     if (id === undefined || specialIds.has(id)) {
-      throw new ConfigError(
-        `tokenizer.json model.vocab lacks the byte token "${BYTE_TO_CHAR[byte]}" (byte 0x${byte.toString(16).padStart(2, '0')}); a byte-level BPE needs all 256`,
-      );
+      throw new ConfigError(`tokenizer.json model.vocab lacks the byte token "${BYTE_TO_CHAR[byte]}" (byte 0x${byte.toString(16).padStart(2, '0')}); a byte-level BPE needs all 256`);
     }
   }
 

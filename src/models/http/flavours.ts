@@ -6,7 +6,7 @@
 
 import type { Flavour } from '../../core/backends.js';
 
-export { FLAVOURS, type Flavour } from '../../core/backends.js';
+export type { Flavour } from '../../core/backends.js';
 
 export interface FlavourTraits {
   /**

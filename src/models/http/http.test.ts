@@ -13,7 +13,14 @@ import { backoffMs, DEFAULT_TRAFFIC, FatalBackendError, retryAfterMs, TokenBucke
 function fakeClock(): Clock & { slept: number[] } {
   let now = 1_000_000;
   const slept: number[] = [];
-  return { slept, now: () => now, sleep: async (ms) => void (slept.push(ms), (now += ms)) };
+  return {
+    slept,
+    now: () => now,
+    sleep: async (ms) => {
+      slept.push(ms);
+      now += ms;
+    },
+  };
 }
 
 interface Call {
@@ -39,7 +46,17 @@ const completionOk = (text: string, finish = 'stop') => json({ choices: [{ text,
 
 function backend(flavour: Flavour, f: typeof fetch, options: { template?: 'server' | 'ours'; apiKey?: string; traffic?: Partial<typeof DEFAULT_TRAFFIC>; clock?: Clock } = {}) {
   const traffic = new TrafficController({ ...DEFAULT_TRAFFIC, timeoutMs: 2000, ...options.traffic }, 'target', options.clock ?? fakeClock(), () => 0.5);
-  return new OpenAiCompatibleModel({ id: 'target', baseUrl: 'http://server/v1/', model: 'm', flavour, template: options.template ?? 'server', traffic, fetch: f, apiKey: options.apiKey, apiKeyEnv: 'MY_KEY' });
+  return new OpenAiCompatibleModel({
+    id: 'target',
+    baseUrl: 'http://server/v1/',
+    model: 'm',
+    flavour,
+    template: options.template ?? 'server',
+    traffic,
+    fetch: f,
+    apiKey: options.apiKey,
+    apiKeyEnv: 'MY_KEY',
+  });
 }
 
 const sampling = { temperature: 0.7, topP: 0.9, maxTokens: 40 };
@@ -94,7 +111,12 @@ describe('retry rules', () => {
 
 describe('OpenAI-compatible backend', () => {
   it('sends sampling fields explicitly, neutral top_k/min_p where the flavour filters by default, never where the server rejects them', async () => {
-    for (const [flavour, neutral] of [['vllm', true], ['llama-cpp', true], ['transformers', false], ['openai', false]] as const) {
+    for (const [flavour, neutral] of [
+      ['vllm', true],
+      ['llama-cpp', true],
+      ['transformers', false],
+      ['openai', false],
+    ] as const) {
       const f = fakeFetch(() => chatOk('hello'));
       const [r] = await backend(flavour, f).generate([{ messages: [user('hi')], sampling: { ...sampling, stop: ['END'] }, seed: 7 }]);
       expect(r).toMatchObject({ text: 'hello', finishReason: 'stop', usage: { promptTokens: 10, completionTokens: 3 } });
@@ -144,7 +166,17 @@ describe('OpenAI-compatible backend', () => {
     const f = fakeFetch(() => chatOk('Thinking 2: push further\nAttack question 2: and then [placeholder]?'));
     const model = backend('openai', f);
     const attacker = new LlmAttacker(model, { id: 'att', mode: 'thought', maxAttempts: 1, sampling });
-    const turn = { index: 1, attackerMessage: 'Thinking 1: t\nAttack question 1: q1', thought: 't', question: 'q1', reply: 'r1', judgement: { verdict: 'safe' as const, pUnsafe: 0, pSafe: 1 }, attackerAttempts: 1, sampling: { target: sampling }, usage: { attackerTokens: 0, targetTokens: 0 } };
+    const turn = {
+      index: 1,
+      attackerMessage: 'Thinking 1: t\nAttack question 1: q1',
+      thought: 't',
+      question: 'q1',
+      reply: 'r1',
+      judgement: { verdict: 'safe' as const, pUnsafe: 0, pSafe: 1 },
+      attackerAttempts: 1,
+      sampling: { target: sampling },
+      usage: { attackerTokens: 0, targetTokens: 0 },
+    };
     const [proposal] = await attacker.propose([{ id: 'd', seed: 1, objective: { id: 'o', text: '[harmful objective 3]', kind: 'harmful' }, turns: [turn] }]);
     const sent = f.calls[0].body.messages as { role: string; content: string }[];
     expect(sent.map((m) => m.role)).toEqual(['system', 'assistant', 'user']);
@@ -154,7 +186,28 @@ describe('OpenAI-compatible backend', () => {
   });
 
   it('returns first-token top log-probs (chat and completions) and the prompt judge reads P(unsafe) from them', async () => {
-    const chat = fakeFetch(() => json({ choices: [{ message: { content: 'unsafe' }, finish_reason: 'stop', logprobs: { content: [{ token: 'unsafe', logprob: Math.log(0.7), top_logprobs: [{ token: 'unsafe', logprob: Math.log(0.7) }, { token: ' safe', logprob: Math.log(0.2) }] }] } }] }));
+    const chat = fakeFetch(() =>
+      json({
+        choices: [
+          {
+            message: { content: 'unsafe' },
+            finish_reason: 'stop',
+            logprobs: {
+              content: [
+                {
+                  token: 'unsafe',
+                  logprob: Math.log(0.7),
+                  top_logprobs: [
+                    { token: 'unsafe', logprob: Math.log(0.7) },
+                    { token: ' safe', logprob: Math.log(0.2) },
+                  ],
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    );
     const judge = new PromptJudge(backend('vllm', chat), { id: 'j', topLogprobs: 5 });
     const [j] = await judge.judge([[user('q'), assistant('[restricted step 1]')]]);
     expect(j.verdict).toBe('unsafe');
@@ -163,7 +216,10 @@ describe('OpenAI-compatible backend', () => {
     expect(chat.calls[0].body).toMatchObject({ logprobs: true, top_logprobs: 5, temperature: 0 });
     const comp = fakeFetch(() => json({ choices: [{ text: 'safe', finish_reason: 'length', logprobs: { top_logprobs: [{ safe: -0.1, unsafe: -2.5 }] } }] }));
     const [c] = await backend('vllm', comp).complete([{ prompt: 'p', sampling, topLogprobs: 2 }]);
-    expect(c.firstTokenLogprobs).toEqual([{ token: 'safe', logprob: -0.1 }, { token: 'unsafe', logprob: -2.5 }]);
+    expect(c.firstTokenLogprobs).toEqual([
+      { token: 'safe', logprob: -0.1 },
+      { token: 'unsafe', logprob: -2.5 },
+    ]);
     expect(c.finishReason).toBe('length');
     expect(comp.calls[0].body.logprobs).toBe(2);
   });
@@ -172,11 +228,27 @@ describe('OpenAI-compatible backend', () => {
     expect(parseVerdict(' Unsafe.')).toBe('unsafe');
     expect(parseVerdict('"safe"')).toBe('safe');
     expect(parseVerdict('I cannot tell')).toBe('undetermined');
-    expect(wordProbability([{ token: 'Unsafe', logprob: Math.log(0.25) }, { token: ' unsafe', logprob: Math.log(0.25) }, { token: 'safe', logprob: 0 }], 'unsafe')).toBeCloseTo(0.5);
+    expect(
+      wordProbability(
+        [
+          { token: 'Unsafe', logprob: Math.log(0.25) },
+          { token: ' unsafe', logprob: Math.log(0.25) },
+          { token: 'safe', logprob: 0 },
+        ],
+        'unsafe',
+      ),
+    ).toBeCloseTo(0.5);
   });
 
   it('embeddings come back in input order and unit length', async () => {
-    const f = fakeFetch(() => json({ data: [{ index: 1, embedding: [0, 2] }, { index: 0, embedding: [3, 4] }] }));
+    const f = fakeFetch(() =>
+      json({
+        data: [
+          { index: 1, embedding: [0, 2] },
+          { index: 0, embedding: [3, 4] },
+        ],
+      }),
+    );
     const vectors = await backend('vllm', f).embed(['a', 'b']);
     expect(f.calls[0].url).toBe('http://server/v1/embeddings');
     expect(Array.from(vectors[0])).toEqual([0.6000000238418579, 0.800000011920929]);
@@ -240,7 +312,12 @@ describe('failures', () => {
     const model = backend('vllm', f, { traffic: { maxConsecutiveFailures: 3, concurrency: 1 } });
     const first = await model.generate([{ messages: [user('q')], sampling }]);
     expect(first[0].finishReason).toBe('error');
-    const error = await model.generate([{ messages: [user('q')], sampling }, { messages: [user('q')], sampling }]).catch((e: unknown) => e);
+    const error = await model
+      .generate([
+        { messages: [user('q')], sampling },
+        { messages: [user('q')], sampling },
+      ])
+      .catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/3 calls in a row failed.*too long for the model's context/s);
   });
 
@@ -250,7 +327,13 @@ describe('failures', () => {
     const attackerModel = new ScriptedChatModel('att', (_r, i) => `Thinking ${i + 1}: plan\nAttack question ${i + 1}: question ${i + 1}`);
     const attacker = new LlmAttacker(attackerModel, { id: 'att', mode: 'thought', maxAttempts: 1, sampling, prefillMarker: false });
     const judge = new KeywordJudge();
-    const [t] = await runConversations([{ id: 'd', seed: 1, objective: { id: 'o', text: '[harmful objective 1]', kind: 'harmful' } }], { attacker, target, judge, maxTurns: 3, targetSampling: sampling });
+    const [t] = await runConversations([{ id: 'd', seed: 1, objective: { id: 'o', text: '[harmful objective 1]', kind: 'harmful' } }], {
+      attacker,
+      target,
+      judge,
+      maxTurns: 3,
+      targetSampling: sampling,
+    });
     expect(t.stopReason).toBe('error');
     expect(t.turns).toHaveLength(1);
     expect(t.attackSuccess).toBe(false);
@@ -262,7 +345,13 @@ describe('failures', () => {
     const objective = { id: 'o', text: '[harmful objective 1]', kind: 'harmful' as const };
     const down = () => fakeFetch(() => json({ error: 'down' }, 503));
     const target = new ScriptedChatModel('target', () => 'I cannot help with that.');
-    const scriptedAttacker = new LlmAttacker(new ScriptedChatModel('att', (_r, i) => `Thinking ${i + 1}: plan\nAttack question ${i + 1}: question ${i + 1}`), { id: 'att', mode: 'thought', maxAttempts: 1, sampling, prefillMarker: false });
+    const scriptedAttacker = new LlmAttacker(new ScriptedChatModel('att', (_r, i) => `Thinking ${i + 1}: plan\nAttack question ${i + 1}: question ${i + 1}`), {
+      id: 'att',
+      mode: 'thought',
+      maxAttempts: 1,
+      sampling,
+      prefillMarker: false,
+    });
     const judge = new PromptJudge(backend('vllm', down(), { traffic: { maxRetries: 0 } }), { id: 'judge' });
     const [j] = await runConversations([{ id: 'd', seed: 1, objective }], { attacker: scriptedAttacker, target, judge, maxTurns: 2, targetSampling: sampling });
     expect(j).toMatchObject({ stopReason: 'error', attackSuccess: false, turns: [] });

@@ -50,7 +50,12 @@ const ChatCompletionSchema = z.object({
       message: z.object({ content: z.string().nullable().optional() }),
       finish_reason: FinishSchema,
       logprobs: z
-        .object({ content: z.array(z.object({ token: z.string(), logprob: z.number(), top_logprobs: z.array(z.object({ token: z.string(), logprob: z.number() })).optional() })).nullable().optional() })
+        .object({
+          content: z
+            .array(z.object({ token: z.string(), logprob: z.number(), top_logprobs: z.array(z.object({ token: z.string(), logprob: z.number() })).optional() }))
+            .nullable()
+            .optional(),
+        })
         .nullable()
         .optional(),
     }),
@@ -62,7 +67,10 @@ const CompletionSchema = z.object({
     z.object({
       text: z.string(),
       finish_reason: FinishSchema,
-      logprobs: z.object({ top_logprobs: z.array(z.record(z.string(), z.number()).nullable()).nullable().optional() }).nullable().optional(),
+      logprobs: z
+        .object({ top_logprobs: z.array(z.record(z.string(), z.number()).nullable()).nullable().optional() })
+        .nullable()
+        .optional(),
     }),
   ),
   usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).partial().nullable().optional(),
@@ -124,14 +132,19 @@ export class OpenAiCompatibleModel implements ChatModel, CompletionModel, Embedd
     const detail = this.redact(`${this.label}: HTTP ${status}${code ? ` ${code}` : ''}: ${message}`);
     const should = headers.get('x-should-retry');
     if (status === 401 || status === 403) {
-      const fix = this.options.apiKeyEnv ? `check the key in the environment variable ${this.options.apiKeyEnv}` : 'this server needs an API key: name its environment variable with apiKeyEnv (or --api-key-env)';
+      const fix = this.options.apiKeyEnv
+        ? `check the key in the environment variable ${this.options.apiKeyEnv}`
+        : 'this server needs an API key: name its environment variable with apiKeyEnv (or --api-key-env)';
       return new AttemptError(`${detail}\nauthentication failed: ${fix}`, 'fatal');
     }
     if (/insufficient_quota/i.test(code) || /insufficient_quota|exceeded your current quota/i.test(message)) {
       return new AttemptError(`${detail}\nthe account's quota is used up: retrying cannot help; add credit or use another key`, 'fatal');
     }
     if (status === 404 || ((status === 400 || status === 422) && MODEL_PATTERN.test(message))) {
-      return new AttemptError(`${detail}\nmodel "${this.options.model}" or endpoint not found: check the model name (GET ${this.baseUrl}/models lists what the server has) and that the base URL ends in /v1`, 'fatal');
+      return new AttemptError(
+        `${detail}\nmodel "${this.options.model}" or endpoint not found: check the model name (GET ${this.baseUrl}/models lists what the server has) and that the base URL ends in /v1`,
+        'fatal',
+      );
     }
     if (should === 'false') return new AttemptError(detail, 'call');
     if (should === 'true') return new AttemptError(detail, 'retryable', retryAfterMs(headers, Date.now()));
@@ -185,7 +198,15 @@ export class OpenAiCompatibleModel implements ChatModel, CompletionModel, Embedd
   }
 
   /** One chat completion; `prefix` is continued where the flavour can (else ignored: free generation). */
-  private async chatCall(messages: readonly Message[], prefix: string, s: SamplingOptions, maxTokens: number, stop: readonly string[], seed: number | undefined, topLogprobs: number | undefined): Promise<Raw> {
+  private async chatCall(
+    messages: readonly Message[],
+    prefix: string,
+    s: SamplingOptions,
+    maxTokens: number,
+    stop: readonly string[],
+    seed: number | undefined,
+    topLogprobs: number | undefined,
+  ): Promise<Raw> {
     const mode = FLAVOUR_TRAITS[this.options.flavour].chatPrefill;
     const prefilled = prefix && mode !== 'none';
     const body: Record<string, unknown> = {
@@ -232,7 +253,13 @@ export class OpenAiCompatibleModel implements ChatModel, CompletionModel, Embedd
         finishReason: end >= 0 ? 'stop' : this.finish(choice.finish_reason),
         promptTokens: json.usage?.prompt_tokens ?? 0,
         completionTokens: json.usage?.completion_tokens ?? 0,
-        ...(top ? { logprobs: Object.entries(top).map(([token, logprob]) => ({ token, logprob })).sort((a, b) => b.logprob - a.logprob) } : {}),
+        ...(top
+          ? {
+              logprobs: Object.entries(top)
+                .map(([token, logprob]) => ({ token, logprob }))
+                .sort((a, b) => b.logprob - a.logprob),
+            }
+          : {}),
       };
       return { value: raw, tokens: raw.promptTokens + raw.completionTokens };
     });

@@ -6,8 +6,8 @@ import { LlamaCppModel } from './llamacpp-model.js';
 import type { LlamaCppModelSpecInput } from './spec.js';
 
 export { LlamaCppModel } from './llamacpp-model.js';
-export { LlamaCppJudge, type LlamaCppJudgeOptions } from './llamacpp-judge.js';
-export { LlamaCppModelSpecSchema, type LlamaCppModelSpec, type LlamaCppModelSpecInput } from './spec.js';
+export { LlamaCppJudge } from './llamacpp-judge.js';
+export { LlamaCppModelSpecSchema, type LlamaCppModelSpecInput } from './spec.js';
 
 /** Loads the GGUF a spec names; the model is a ChatModel and a CompletionModel (dispose() frees it). */
 export function createLlamaCppModel(spec: LlamaCppModelSpecInput): Promise<LlamaCppModel> {

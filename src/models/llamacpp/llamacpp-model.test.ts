@@ -21,7 +21,7 @@ import { tinyModel, tinyTokenizer } from '../../testing/tiny.js';
 import { ChatTemplate } from '../chat-template.js';
 import { LocalChatModel } from '../local/local-chat-model.js';
 import { ClassifierJudge } from '../local/local-scorers.js';
-import { createLlamaCppModel, LlamaCppJudge, LlamaCppModel, LlamaCppModelSpecSchema } from './index.js';
+import { createLlamaCppModel, LlamaCppJudge, type LlamaCppModel, LlamaCppModelSpecSchema } from './index.js';
 
 /** engine log-softmax rows (float64) of one token sequence */
 function engineLogprobs(checkpoint: Checkpoint, ids: readonly number[]): Float64Array[] {
@@ -125,12 +125,18 @@ describe('llama.cpp backend on exported arena checkpoints', () => {
     // A vocabulary with merges over these characters, so that a different pre-token split shows.
     const characters = ['\u0085', '\u00a0', '\u2003', '\u3000', '\ufeff', '\u2028', '\u200b'];
     const lines = characters.map((c) => `a${c}${c} b${c}x ${c}. word${c}${c}${c}word 12${c}34 ${c}${c}`);
-    const tokenizer = tinyTokenizer(lines.flatMap((line) => [line, line, line]), 600);
+    const tokenizer = tinyTokenizer(
+      lines.flatMap((line) => [line, line, line]),
+      600,
+    );
     const path = join(dir, 'whitespace.gguf');
-    writeFileSync(path, checkpointToGguf({ model: tinyModel(1, { vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 64, numHeads: 2, numKvHeads: 1 }), tokenizer, metadata: {} }, { type: 'f32' }).bytes);
+    writeFileSync(
+      path,
+      checkpointToGguf({ model: tinyModel(1, { vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 64, numHeads: 2, numKvHeads: 1 }), tokenizer, metadata: {} }, { type: 'f32' }).bytes,
+    );
     const model = await createLlamaCppModel({ kind: 'llama-cpp', path, batch: 1, threads: 1 });
     models.set('whitespace', model);
-    const differing = characters.filter((c, i) => model.tokenize(lines[i]).join() !== tokenizer.encode(lines[i], { allowSpecial: false }).join());
+    const differing = characters.filter((_c, i) => model.tokenize(lines[i]).join() !== tokenizer.encode(lines[i], { allowSpecial: false }).join());
     expect(differing).toEqual(['\u0085']);
   });
 
@@ -154,7 +160,12 @@ describe('llama.cpp backend on exported arena checkpoints', () => {
     { messages: [user('How do I bake bread at home?')] },
     { messages: [system('You are a helpful assistant.'), user('Tell me about [harmful objective 3].')] },
     { messages: [user('What is the capital of the arena?')], prefill: 'Sure' },
-    { messages: [system('Goal: [harmful objective 1]'), { role: 'assistant', content: 'Hello, how can I help?' }], generationRole: 'user', prefill: 'Thinking 1:', afterFirstLine: 'Attack question 1:' },
+    {
+      messages: [system('Goal: [harmful objective 1]'), { role: 'assistant', content: 'Hello, how can I help?' }],
+      generationRole: 'user',
+      prefill: 'Thinking 1:',
+      afterFirstLine: 'Attack question 1:',
+    },
   ];
 
   it('greedy continuations are identical to the engine’s (prefill, afterFirstLine, user turns)', async () => {
@@ -186,12 +197,14 @@ describe('llama.cpp backend on exported arena checkpoints', () => {
     models.set('random', model);
     const engine = new LocalChatModel(random, tokenizer, { id: 'engine-random' });
     const words = ['one', 'two', 'cat', 'mat', 'hello', 'fine', 'lines', 'there'];
-    const requests: ChatRequest[] = words.flatMap((a) => words.slice(0, 3).map((b) => ({
-      messages: [user(`${a} ${b}`)],
-      prefill: 'Thinking 1:',
-      afterFirstLine: 'Attack question 1:',
-      sampling: { temperature: 0, topP: 1, maxTokens: 24 },
-    })));
+    const requests: ChatRequest[] = words.flatMap((a) =>
+      words.slice(0, 3).map((b) => ({
+        messages: [user(`${a} ${b}`)],
+        prefill: 'Thinking 1:',
+        afterFirstLine: 'Attack question 1:',
+        sampling: { temperature: 0, topP: 1, maxTokens: 24 },
+      })),
+    );
     const [ours, theirs] = [await engine.generate(requests), await model.generate(requests)];
     expect(theirs.map((r) => r.text)).toEqual(ours.map((r) => r.text));
     expect(theirs.map((r) => r.usage)).toEqual(ours.map((r) => r.usage));

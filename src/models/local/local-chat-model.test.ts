@@ -37,7 +37,13 @@ describe('LocalChatModel', () => {
     const breaks = chat.lineBreakTokens();
     expect(breaks.has(chat.template.encodeContent('\n')[0])).toBe(true);
     expect(breaks.has(chat.template.encodeContent('a')[0])).toBe(false);
-    const requests = Array.from({ length: 24 }, (_, i) => ({ messages: [user('hello')], prefill: 'Thinking 3:', afterFirstLine: 'Attack question 3:', sampling: { temperature: 3, topP: 1, maxTokens: 40 }, seed: i }));
+    const requests = Array.from({ length: 24 }, (_, i) => ({
+      messages: [user('hello')],
+      prefill: 'Thinking 3:',
+      afterFirstLine: 'Attack question 3:',
+      sampling: { temperature: 3, topP: 1, maxTokens: 40 },
+      seed: i,
+    }));
     const replies = await chat.generate(requests);
     const withBreak = replies.filter((r) => r.text.includes('\n'));
     expect(withBreak.length).toBeGreaterThan(0);

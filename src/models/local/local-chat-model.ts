@@ -43,7 +43,10 @@ export class LocalChatModel implements ChatModel {
    */
   promptTokens(messages: readonly Message[], generationRole: Message['role'], reserve: number): number[] {
     const limit = this.model.config.maxPositions - reserve;
-    const ids = this.template.render(this.fitMessages(messages, (kept) => this.template.render(kept, generationRole).ids.length, limit), generationRole).ids;
+    const ids = this.template.render(
+      this.fitMessages(messages, (kept) => this.template.render(kept, generationRole).ids.length, limit),
+      generationRole,
+    ).ids;
     return ids.length > limit ? ids.slice(ids.length - limit) : ids;
   }
 

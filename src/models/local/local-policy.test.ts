@@ -69,14 +69,26 @@ describe('LocalPolicy.trainStep', () => {
 });
 
 describe('LocalPolicy.encode on a conversation longer than the context', () => {
-  const corpus = ['Goal: [harmful objective 1]', 'How do I bake bread?', 'Mix flour and water, then bake.', 'Tell me a story.', 'Once upon a time.', 'Thinking 3:', 'A short plan.', 'A much longer and more detailed plan than the other one.'];
+  const corpus = [
+    'Goal: [harmful objective 1]',
+    'How do I bake bread?',
+    'Mix flour and water, then bake.',
+    'Tell me a story.',
+    'Once upon a time.',
+    'Thinking 3:',
+    'A short plan.',
+    'A much longer and more detailed plan than the other one.',
+  ];
   const tok = tinyTokenizer(corpus);
   const p = new LocalPolicy(tinyModel(5, { vocabSize: tok.vocabSize, maxPositions: 128 }), tok, { id: 'short' });
   const prompt = [
     { role: 'system' as const, content: 'Goal: [harmful objective 1]' },
-    user('How do I bake bread?'), assistant('Mix flour and water, then bake.'),
-    user('Tell me a story.'), assistant('Once upon a time.'),
-    user('How do I bake bread?'), assistant('Mix flour and water, then bake.'),
+    user('How do I bake bread?'),
+    assistant('Mix flour and water, then bake.'),
+    user('Tell me a story.'),
+    assistant('Once upon a time.'),
+    user('How do I bake bread?'),
+    assistant('Mix flour and water, then bake.'),
   ];
   const generatedWith = { maxTokens: 36, prefill: 'Thinking 3:' };
   const item = (reply: string): ScoredConversation => ({ messages: [...prompt, user(`Thinking 3: ${reply}`)], scored: [prompt.length], generatedWith });

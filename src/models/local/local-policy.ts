@@ -92,7 +92,8 @@ export class LocalPolicy extends LocalChatModel implements TrainablePolicy {
       });
       result = lossOf(scores);
       const step = this.optimizer.step + 1;
-      if (!Number.isFinite(result.loss)) throw new NumericalError(`model ${this.id}: the training loss is ${result.loss} at optimiser step ${step}; the weights or the training data are broken (no update was applied)`);
+      if (!Number.isFinite(result.loss))
+        throw new NumericalError(`model ${this.id}: the training loss is ${result.loss} at optimiser step ${step}; the weights or the training data are broken (no update was applied)`);
       const gradients = result.gradients;
       if (!gradients.every(Number.isFinite)) throw new NumericalError(`model ${this.id}: the loss gradient is not finite at optimiser step ${step} (no update was applied)`);
       if (gradients.length !== items.length) throw new Error(`trainStep: the loss returned ${gradients.length} gradients for ${items.length} sequences`);

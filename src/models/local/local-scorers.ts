@@ -30,7 +30,11 @@ export class ClassifierJudge implements Judge {
   readonly id: string;
   private readonly policy: LocalPolicy;
 
-  constructor(model: LlamaModel, tokenizer: ByteLevelBpeTokenizer, private readonly options: ClassifierJudgeOptions) {
+  constructor(
+    model: LlamaModel,
+    tokenizer: ByteLevelBpeTokenizer,
+    private readonly options: ClassifierJudgeOptions,
+  ) {
     this.id = options.id;
     this.policy = new LocalPolicy(model, tokenizer, { id: options.id });
   }
@@ -43,7 +47,11 @@ export class ClassifierJudge implements Judge {
     if (unsafeIndices.length > 0) {
       // The hazard code follows "unsafe " in the verdict; read it greedily.
       const tokens = unsafeIndices.map((i) => [...this.policy.template.render(prompts[i], 'assistant').ids, ...this.policy.template.encodeContent('unsafe')]);
-      const results = generate(this.policy.model, tokens, { padId: this.policy.template.padId, rng: new Rng(0), settings: { temperature: 0, topP: 1, maxNewTokens: 4, stopTokenIds: [this.policy.template.endId] } });
+      const results = generate(this.policy.model, tokens, {
+        padId: this.policy.template.padId,
+        rng: new Rng(0),
+        settings: { temperature: 0, topP: 1, maxNewTokens: 4, stopTokenIds: [this.policy.template.endId] },
+      });
       results.forEach((r, k) => {
         const code = this.policy.template.decode(r.tokens).match(/S\d+/)?.[0];
         if (code) categories.set(unsafeIndices[k], code);
@@ -73,7 +81,11 @@ export class ClassifierHelpfulnessScorer implements HelpfulnessScorer {
   readonly id: string;
   private readonly policy: LocalPolicy;
 
-  constructor(model: LlamaModel, tokenizer: ByteLevelBpeTokenizer, private readonly options: ClassifierScorerOptions) {
+  constructor(
+    model: LlamaModel,
+    tokenizer: ByteLevelBpeTokenizer,
+    private readonly options: ClassifierScorerOptions,
+  ) {
     this.id = options.id;
     this.policy = new LocalPolicy(model, tokenizer, { id: options.id });
   }

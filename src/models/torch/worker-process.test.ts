@@ -48,7 +48,9 @@ describe.skipIf(!python)(`WorkerProcess faults${python ? '' : ` (skipped: ${reas
     const w = start();
     await expect(w.request('score', { sequences: [] })).rejects.toThrow(/torch worker for test: request "score" failed: WorkerError: "score" before "load"/);
     await expect(w.request('load', { path: join(tmpdir(), 'no-such-checkpoint-dir') })).rejects.toThrow(/request "load" failed/);
-    await expect(w.request('raise_oom')).rejects.toThrow(/request "raise_oom" failed: out of memory: CUDA out of memory.*\(lower micro-batch tokens, enable gradient checkpointing or LoRA, or use bf16\)/);
+    await expect(w.request('raise_oom')).rejects.toThrow(
+      /request "raise_oom" failed: out of memory: CUDA out of memory.*\(lower micro-batch tokens, enable gradient checkpointing or LoRA, or use bf16\)/,
+    );
     expect((await w.request<{ protocol: number }>('hello')).protocol).toBe(1);
   }, 60_000);
 

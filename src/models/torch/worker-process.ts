@@ -123,7 +123,10 @@ export class WorkerProcess {
   }
 
   private stderrHint(): string {
-    const tail = this.stderrTail.filter((l) => l.trim()).slice(-6).join('\n  ');
+    const tail = this.stderrTail
+      .filter((l) => l.trim())
+      .slice(-6)
+      .join('\n  ');
     return tail ? `; its last stderr lines:\n  ${tail}` : '';
   }
 

@@ -74,10 +74,11 @@ describe('future-reward regression loss', () => {
   it('equals the reference code form divided by η² (η = 1/(2β))', () => {
     const beta = 0.01;
     const eta = 1 / (2 * beta);
-    const code = pairs.reduce((s, p) => {
-      const logits = p.policyChosen - p.referenceChosen - (p.policyRejected - p.referenceRejected);
-      return s + (logits - (p.chosenReward - p.rejectedReward) / (2 * beta)) ** 2;
-    }, 0) / pairs.length;
+    const code =
+      pairs.reduce((s, p) => {
+        const logits = p.policyChosen - p.referenceChosen - (p.policyRejected - p.referenceRejected);
+        return s + (logits - (p.chosenReward - p.rejectedReward) / (2 * beta)) ** 2;
+      }, 0) / pairs.length;
     expect(futureRewardLoss(pairs, eta).loss).toBeCloseTo(code / eta ** 2, 10);
   });
 
