@@ -450,6 +450,21 @@ function warningBox(warnings: readonly string[]): string {
   return `<section class="warnings" role="alert" style="border:2px solid #b00020;background:#fdecea;padding:8px 12px"><h2 style="color:#b00020">Warnings: these figures may be wrong</h2><ul>${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>`;
 }
 
+/** The document's head and the opening of its body: one place for the content security policy and the style. */
+function pageHead(title: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>${escapeHtml(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>`;
+}
+
 export function buildReport(input: ReportInput): string {
   const s = input.summary;
   const n = lastIndex(s);
@@ -465,17 +480,7 @@ export function buildReport(input: ReportInput): string {
     ['OOD attacker', s.oodAttacker],
   ];
   const config = input.configText ? `<details><summary>Run configuration</summary><pre class="config">${escapeHtml(input.configText)}</pre></details>` : '';
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>${escapeHtml(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
+  return `${pageHead(title)}
 <header><h1>${escapeHtml(title)}</h1>
 <p class="headline">Target ASR under R${n}: ${pct(t0)} (T0) → ${pct(tn)} (T${n}).</p>
 <dl class="meta">${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>${config}</header>
@@ -532,17 +537,7 @@ export function buildAttackReport(input: AttackReportInput): string {
     )
     .join('');
   const config = input.configText ? `<details><summary>Attack configuration</summary><pre class="config">${escapeHtml(input.configText)}</pre></details>` : '';
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>${escapeHtml(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
+  return `${pageHead(title)}
 <header><h1>${escapeHtml(title)}</h1>
 <p class="headline">ASR ${pct(s.asr.rate)} over ${s.scoredDialogues} scored dialogues (95% Wilson interval ${pct(s.asr.low)}–${pct(s.asr.high)}); ${s.erroredDialogues} errored.</p>
 <dl class="meta">${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>${config}</header>

@@ -25,7 +25,7 @@ import { checkRunLimits, describeWork, estimateWork } from '../config/limits.js'
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../data/schemas.js';
 import { kernels } from '../engine/kernels/index.js';
-import { evaluate, type EvaluationJobOptions, type EvaluationResult } from '../eval/evaluate.js';
+import { type CellFigures, evaluate, type EvaluationJobOptions, type EvaluationResult } from '../eval/evaluate.js';
 import { attackerAgent, runMtsa, type IterationSummary, type MtsaEvent } from '../mtsa/pipeline.js';
 import { buildReport } from '../report/build-report.js';
 import { readRecords } from '../storage/jsonl.js';
@@ -289,6 +289,11 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
   return summary;
 }
 
+/** One attack cell's figures as summary.json records them (the R×T matrix and the scripted panel alike). */
+function cellRecord(c: CellFigures) {
+  return { oracle: c.oracleAsr, guard: c.guardAsr, dropped: c.dropped, oracleCompleted: c.oracleAsrCompleted, guardCompleted: c.guardAsrCompleted, dialogues: c.dialogues, completed: c.completed };
+}
+
 function round(seconds: number): number {
   return Math.round(seconds * 10) / 10;
 }
@@ -344,29 +349,8 @@ export function summarize(config: RunConfig, evaluation: EvaluationResult, itera
       oodAsr: byTarget((t) => evaluation.ood[t]?.guardAsr ?? null, 'guard.oodAsr'),
     },
     intervals,
-    matrix: evaluation.cells.map((c) => ({
-      redTeam: c.redTeam,
-      target: c.target,
-      oracle: c.oracleAsr,
-      guard: c.guardAsr,
-      dropped: c.dropped,
-      oracleCompleted: c.oracleAsrCompleted,
-      guardCompleted: c.guardAsrCompleted,
-      dialogues: c.dialogues,
-      completed: c.completed,
-    })),
-    scripted: evaluation.scripted.map((c) => ({
-      attacker: c.attacker,
-      domain: c.domain,
-      target: c.target,
-      oracle: c.oracleAsr,
-      guard: c.guardAsr,
-      dropped: c.dropped,
-      oracleCompleted: c.oracleAsrCompleted,
-      guardCompleted: c.guardAsrCompleted,
-      dialogues: c.dialogues,
-      completed: c.completed,
-    })),
+    matrix: evaluation.cells.map((c) => ({ redTeam: c.redTeam, target: c.target, ...cellRecord(c) })),
+    scripted: evaluation.scripted.map((c) => ({ attacker: c.attacker, domain: c.domain, target: c.target, ...cellRecord(c) })),
     diversity: evaluation.diversity.map((d) => ({
       redTeam: d.redTeam,
       selfBleu: Number.isFinite(d.selfBleu) ? d.selfBleu : null,
