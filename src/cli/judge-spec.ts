@@ -3,9 +3,9 @@
  * `checkpoint:<dir>` (a guard checkpoint in the arena's format). Judge formats on a model:
  * `llama-guard-3:<model>`, `llama-guard-4:<model>`, `harmbench:<model>` (raw prompts through a
  * CompletionModel), `strongreject:<model>`, `rubric:<config.json>@<model>` (a ChatModel), where
- * <model> is `checkpoint:<dir>` (our engine, in-process) or a served model. Served models need
- * `ServedModels`, which turns a model spec into a backend: that is the one wiring point left to
- * the HTTP backend's model specs. Without it those specs are a clear error.
+ * <model> is `checkpoint:<dir>` (our engine, in-process) or a served model, which `ServedModels`
+ * (cli/served-models.ts: `http://…/v1#model`, `gguf:<file>`, `spec:<file.yaml>`) turns into a
+ * backend through the per-role model specs.
  */
 import { basename, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';

@@ -18,6 +18,7 @@ import { registerExportCommands } from './export.js';
 import { registerAttackCommand } from './attack.js';
 import { inspectArena } from './inspect.js';
 import { registerJudgeEval } from './judge-eval.js';
+import { servedModels } from './served-models.js';
 import { registerStage1Data } from './stage1-data.js';
 import { addTrainerOptions, withTrainerOptions } from './trainer-options.js';
 import { studyCommand } from './study.js';
@@ -225,8 +226,8 @@ async function main(argv: string[]): Promise<void> {
       });
     });
 
-  registerJudgeEval(program, arena, { cacheDir, setUpKernels });
-  registerStage1Data(program, { cacheDir, setUpKernels });
+  registerJudgeEval(program, arena, { cacheDir, setUpKernels, served: servedModels(process.env) });
+  registerStage1Data(program, { cacheDir, setUpKernels, served: servedModels(process.env) });
   registerExportCommands(program);
   registerAttackCommand(program, { cacheDir, setUpKernels });
 
