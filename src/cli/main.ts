@@ -151,7 +151,7 @@ async function main(argv: string[]): Promise<void> {
       });
       progress.stop();
       process.stdout.write(
-        `\nMTSA summary (oracle-judged; 95% intervals clustered by objective)\n${summaryTable(summary)}\n${summary.warnings?.length ? `\n⚠ ${summary.warnings.length} WARNING(S) above: these figures may be wrong (also in summary.json and the report)` : ''}\n\nreport: ${join(outDir, 'report.html')}\n`,
+        `\nMTSA summary (${summary.groundTruth === 'judge-only (no oracle)' ? 'judge-only: no oracle for these files' : 'oracle-judged'}; 95% intervals clustered by objective)\n${summaryTable(summary)}\n${summary.warnings?.length ? `\n⚠ ${summary.warnings.length} WARNING(S) above: these figures may be wrong (also in summary.json and the report)` : ''}\n\nreport: ${join(outDir, 'report.html')}\n`,
       );
     });
 

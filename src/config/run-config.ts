@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { FileSuiteConfigSchema } from '../eval/file-suite.js';
 import { ConfigError } from '../core/errors.js';
 import { ArenaConfigSchema, tinyArenaConfig } from '../arena/config.js';
 import { MtsaConfigSchema } from '../mtsa/config.js';
@@ -27,6 +28,7 @@ export const EvaluationConfigSchema = z
       .default(null)
       .describe("turns per evaluation dialogue; null: mtsa.maxTurns (a single-turn baseline is still evaluated over the main run's turns)"),
     capabilityTemperature: z.number().min(0).default(0).describe('sampling temperature of helpfulness and over-refusal requests (0: greedy)'),
+    files: FileSuiteConfigSchema.optional().describe("evaluate on your own files instead of the arena's held-out suite (objectives, over-refusal, helpfulness, multi-turn sets); judged by the judge only, no oracle"),
   })
   .strict();
 
@@ -58,6 +60,14 @@ export const RunConfigSchema = z
     arena: ArenaConfigSchema.default(ArenaConfigSchema.parse({})).describe('the synthetic world and its models'),
     mtsa: MtsaConfigSchema.default(MtsaConfigSchema.parse({})).describe('the method'),
     evaluation: EvaluationConfigSchema.default(EvaluationConfigSchema.parse({})).describe('held-out evaluation'),
+    data: z
+      .object({
+        trainObjectives: z.string().min(1).optional().describe("harmful objectives the method attacks while training (HarmBench / AdvBench / JailbreakBench CSV, plain CSV or JSONL); default: the arena's train split"),
+        stage1Dialogues: z.string().min(1).optional().describe("Stage-1 Think-before-Attack dialogues (JSONL, e.g. from `mtsa stage1-data`); default: the arena's corpus"),
+      })
+      .strict()
+      .default({})
+      .describe('data files that replace the arena for training (the whole loop without an arena)'),
     models: ModelsConfigSchema.default(ModelsConfigSchema.parse({})).describe(
       'which model fills each role: {kind: arena} (default), {kind: openai-compatible, baseUrl, model, flavour, apiKeyEnv, traffic}, or {kind: checkpoint, path}; the attacker and target are trained, so they must run in-process (arena or checkpoint)',
     ),

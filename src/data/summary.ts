@@ -49,6 +49,8 @@ export const SummarySchema = z.object({
   seed: z.number().int(),
   /** the ablation switches this run used */
   variant: z.object({ reward: z.string(), attacker: z.string(), selection: z.string() }),
+  /** what decided attack success in the headline rates: the arena's oracle, or the judge alone (files without ground truth) */
+  groundTruth: z.enum(['oracle', 'judge-only (no oracle)']).optional(),
   asr: z.object({
     /** the final red team R_n against each target T0..Tn */
     target: byModel,

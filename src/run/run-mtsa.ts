@@ -21,6 +21,9 @@ import { openRunPolicy, type RunPolicy } from './policies.js';
 import { parallelEvaluation } from './evaluation-runner.js';
 import { arenaSuite } from '../arena/suite.js';
 import { objectiveRef } from '../attacks/run-conversation.js';
+import { loadStage1Dialogues } from '../data/loaders/dialogues.js';
+import { loadObjectives } from '../data/loaders/objectives.js';
+import { fileSuite, loadFileSuiteSources } from '../eval/file-suite.js';
 import { checkRunLimits, describeWork, estimateWork } from '../config/limits.js';
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../data/schemas.js';
@@ -218,7 +221,9 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
   const target = await trained('target');
   const judge = need(buildModel(config.models.judge, role('judge')), 'judge', role('judge'), 'not a judge');
   const embedder = need(buildModel(config.models.embedder, role('embedder')), 'embedder', role('embedder'), 'not an embedder');
-  const models = { attacker, target, judge, helpfulness: fromCache(arena, 'helpfulness', () => loadHelpfulness(arena)), embedder, oracle: oracleLabel };
+  // The arena's oracle reads the arena's placeholders: with objectives from a file there is no ground truth.
+  const oracle = config.data.trainObjectives ? undefined : oracleLabel;
+  const models = { attacker, target, judge, helpfulness: fromCache(arena, 'helpfulness', () => loadHelpfulness(arena)), embedder, oracle };
   const saveOnce = async (name: string, policy: TrainablePolicy, metadata: Record<string, unknown>) => {
     if (!existsSync(join(checkpoint(name), 'model.safetensors'))) await policy.save(checkpoint(name), metadata);
   };
@@ -228,8 +233,10 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
   const store = new FileStepStore(outDir);
   if (options.resume) log(`resuming: ${store.completedSteps()} completed steps reused (attempt ${clock.count})`);
   const data = {
-    objectives: arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef),
-    thinkBeforeAttack: arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)),
+    objectives: config.data.trainObjectives ? loadObjectives(config.data.trainObjectives).map(objectiveRef) : arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef),
+    thinkBeforeAttack: config.data.stage1Dialogues
+      ? loadStage1Dialogues(config.data.stage1Dialogues, config.mtsa.attacker === 'no-thought' ? 'no-thought' : 'thought')
+      : arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)),
   };
   let iterations: IterationSummary[];
   try {
@@ -252,12 +259,13 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
   const n = config.mtsa.iterations;
   const redTeams = Array.from({ length: n + 1 }, (_, i) => attackerAgent(loadPolicy(checkpoint(`attacker-R${i}`), `R${i}`, seed), config.mtsa, `R${i}`));
   const targets = Array.from({ length: n + 1 }, (_, i) => loadPolicy(checkpoint(`target-T${i}`), `T${i}`, seed));
-  const suite = arenaSuite(arena.world, seed);
+  const files = config.evaluation.files;
+  const suite = files ? fileSuite(loadFileSuiteSources(files), { helpfulnessScorer: models.helpfulness, helpfulThreshold: files.helpfulThreshold }) : arenaSuite(arena.world, seed);
   const evaluationStarted = performance.now();
   // Evaluation jobs in worker threads load the saved checkpoints and the arena guard; a judge from
   // another model spec stays in this thread.
   const runner =
-    config.workers > 0 && config.models.judge.kind === 'arena'
+    config.workers > 0 && config.models.judge.kind === 'arena' && !files
       ? parallelEvaluation(config.workers, {
           kernels: kernels().name,
           seed,
@@ -324,6 +332,8 @@ export function summarize(config: RunConfig, evaluation: EvaluationResult, itera
   const byTarget = (pick: (t: number) => Rate | null, key: string) => Object.fromEntries(Array.from({ length: n + 1 }, (_, t) => [`T${t}`, record(`${key}.T${t}`, pick(t))]));
   const byRed = (pick: (r: number) => Rate | null, key: string) => Object.fromEntries(Array.from({ length: n + 1 }, (_, r) => [`R${r}`, record(`${key}.R${r}`, pick(r))]));
   const agreement = evaluation.judgeOracleAgreement;
+  // The headline rates are the oracle's where there is one, else the judge's (and summary.groundTruth says which).
+  const truth = (c: { oracleAsr: Rate | null; guardAsr: Rate } | undefined): Rate | null => (c ? (evaluation.groundTruth === 'oracle' ? c.oracleAsr : c.guardAsr) : null);
   for (let t = 0; t <= n; t++) {
     const c = cell(n, t);
     if (c?.oracleAsrCompleted) intervals[`asr.targetCompleted.T${t}`] = c.oracleAsrCompleted;
@@ -333,13 +343,14 @@ export function summarize(config: RunConfig, evaluation: EvaluationResult, itera
     schemaVersion: 1,
     seed: config.seed,
     variant: variantOf(config),
+    groundTruth: evaluation.groundTruth,
     asr: {
-      target: byTarget((t) => cell(n, t)?.oracleAsr ?? null, 'asr.target'),
-      redteam: byRed((r) => cell(r, 0)?.oracleAsr ?? null, 'asr.redteam'),
+      target: byTarget((t) => truth(cell(n, t)), 'asr.target'),
+      redteam: byRed((r) => truth(cell(r, 0)), 'asr.redteam'),
     },
     overRefusal: byTarget((t) => evaluation.capability[t]?.overRefusal ?? null, 'overRefusal'),
     helpfulness: byTarget((t) => evaluation.capability[t]?.helpfulness ?? null, 'helpfulness'),
-    oodAsr: byTarget((t) => evaluation.ood[t]?.oracleAsr ?? null, 'oodAsr'),
+    oodAsr: byTarget((t) => truth(evaluation.ood[t]), 'oodAsr'),
     judgeOracleAgreement: record('judgeOracleAgreement', agreement),
     guard: {
       asr: {
