@@ -28,7 +28,9 @@ export const EvaluationConfigSchema = z
       .default(null)
       .describe("turns per evaluation dialogue; null: mtsa.maxTurns (a single-turn baseline is still evaluated over the main run's turns)"),
     capabilityTemperature: z.number().min(0).default(0).describe('sampling temperature of helpfulness and over-refusal requests (0: greedy)'),
-    files: FileSuiteConfigSchema.optional().describe("evaluate on your own files instead of the arena's held-out suite (objectives, over-refusal, helpfulness, multi-turn sets); judged by the judge only, no oracle"),
+    files: FileSuiteConfigSchema.optional().describe(
+      "evaluate on your own files instead of the arena's held-out suite (objectives, over-refusal, helpfulness, multi-turn sets); judged by the judge only, no oracle",
+    ),
   })
   .strict();
 
@@ -62,7 +64,11 @@ export const RunConfigSchema = z
     evaluation: EvaluationConfigSchema.default(EvaluationConfigSchema.parse({})).describe('held-out evaluation'),
     data: z
       .object({
-        trainObjectives: z.string().min(1).optional().describe("harmful objectives the method attacks while training (HarmBench / AdvBench / JailbreakBench CSV, plain CSV or JSONL); default: the arena's train split"),
+        trainObjectives: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("harmful objectives the method attacks while training (HarmBench / AdvBench / JailbreakBench CSV, plain CSV or JSONL); default: the arena's train split"),
         stage1Dialogues: z.string().min(1).optional().describe("Stage-1 Think-before-Attack dialogues (JSONL, e.g. from `mtsa stage1-data`); default: the arena's corpus"),
       })
       .strict()

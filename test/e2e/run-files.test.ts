@@ -27,8 +27,20 @@ describe('mtsa run on files (no arena data)', () => {
     writeFileSync(join(dir, 'train.csv'), harmbench(train));
     writeFileSync(join(dir, 'test.csv'), harmbench(test));
     writeFileSync(join(dir, 'stage1.jsonl'), `${arena.corpora.thinkBeforeAttack.map((r) => JSON.stringify(r)).join('\n')}\n`);
-    writeFileSync(join(dir, 'xstest.csv'), `id,prompt,type,label,focus,note\n${arena.world.borderline.slice(0, 6).map((o, i) => [i + 1, csvField(o.text), 'homonyms', 'safe', 'x', ''].join(',')).join('\n')}\n`);
-    writeFileSync(join(dir, 'helpful.jsonl'), `${arena.world.benign.slice(0, 6).map((o) => JSON.stringify({ prompt: o.text, id: o.id })).join('\n')}\n`);
+    writeFileSync(
+      join(dir, 'xstest.csv'),
+      `id,prompt,type,label,focus,note\n${arena.world.borderline
+        .slice(0, 6)
+        .map((o, i) => [i + 1, csvField(o.text), 'homonyms', 'safe', 'x', ''].join(','))
+        .join('\n')}\n`,
+    );
+    writeFileSync(
+      join(dir, 'helpful.jsonl'),
+      `${arena.world.benign
+        .slice(0, 6)
+        .map((o) => JSON.stringify({ prompt: o.text, id: o.id }))
+        .join('\n')}\n`,
+    );
 
     const config = parseRunConfig({
       ...base,
