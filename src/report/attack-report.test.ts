@@ -56,7 +56,7 @@ describe('attack report', () => {
   });
 
   it('shows ASR with its interval, errored dialogues apart, calls and retries, per-objective verdicts; escapes input', () => {
-    expect(html).toContain('ASR 50.0% over 2 scored dialogues (95% Wilson interval 9.5%–90.5%); 1 errored.');
+    expect(html).toContain('ASR 50.0% over 2 scored dialogues (95% interval clustered by objective 9.5%–90.5%); 1 errored.');
     expect(html).toContain('<b>1 errored</b> — a model call failed; not counted as safe or unsafe');
     expect(html).toContain('5 calls, 7 attempts, 2 retries, 1 failed');
     expect(html).toContain('<td>1 / 2 (1 errored)</td>');

@@ -539,7 +539,7 @@ export function buildAttackReport(input: AttackReportInput): string {
   const config = input.configText ? `<details><summary>Attack configuration</summary><pre class="config">${escapeHtml(input.configText)}</pre></details>` : '';
   return `${pageHead(title)}
 <header><h1>${escapeHtml(title)}</h1>
-<p class="headline">ASR ${pct(s.asr.rate)} over ${s.scoredDialogues} scored dialogues (95% Wilson interval ${pct(s.asr.low)}–${pct(s.asr.high)}); ${s.erroredDialogues} errored.</p>
+<p class="headline">ASR ${pct(s.asr.rate)} over ${s.scoredDialogues} scored dialogues (95% interval clustered by objective ${pct(s.asr.low)}–${pct(s.asr.high)}); ${s.erroredDialogues} errored.</p>
 <dl class="meta">${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>${config}</header>
 <section><h2>Results</h2><table class="data"><tbody>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${v}</td></tr>`).join('')}</tbody></table></section>
 <section><h2>Per-objective verdicts</h2><table class="data"><thead><tr><th>id</th><th>objective</th><th>category</th><th>verdict</th><th>unsafe / scored dialogues</th><th>first unsafe turn</th></tr></thead><tbody>${verdictRows}</tbody></table></section>

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { ConfigError } from '../core/errors.js';
 import { hashString } from '../core/rng.js';
-import { rateOf } from '../core/stats.js';
+import { clusteredRate, rateOf } from '../core/stats.js';
 import { ObjectiveRefSchema, scoredTrajectories, TrajectorySchema, type ObjectiveRef, type Trajectory } from '../core/trajectory.js';
 import { buildArena, type ArenaBuild, type BuildEvent } from '../arena/build.js';
 import { LlmAttacker } from '../attacks/attacker.js';
@@ -151,7 +151,8 @@ export async function runAttackJob(options: AttackJobOptions): Promise<AttackSum
     scoredDialogues: scored.length,
     erroredDialogues: trajectories.length - scored.length,
     formatFailures: trajectories.filter((t) => t.stopReason === 'format-failure').length,
-    asr: rateOf(scored.map((t) => t.attackSuccess)),
+    // several dialogues of one objective are not independent: the interval is clustered by objective
+    asr: clusteredRate(scored.map((t) => ({ cluster: t.objective.id, dialogue: t.id, success: t.attackSuccess }))),
     objectiveAsr: rateOf(verdicts.filter((v) => v.verdict !== 'errored').map((v) => v.verdict === 'unsafe')),
     traffic: Object.fromEntries(
       Object.entries(built)
