@@ -6,17 +6,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectVenvDir, repositoryRoot } from '../models/torch/worker-process.js';
 
-/** The repository root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
-function findRepoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
-
-export const REPO_ROOT = findRepoRoot();
+export const REPO_ROOT = repositoryRoot();
 
 export interface Venv {
   dir: string;
@@ -25,21 +18,26 @@ export interface Venv {
 }
 
 export function findVenv(env: Readonly<Record<string, string | undefined>> = process.env): Venv | { missing: string } {
-  const dir = env.MTSA_VENV ?? join(REPO_ROOT, '.venv');
+  const dir = projectVenvDir(env);
   const python = join(dir, 'bin', 'python');
   if (!existsSync(python)) return { missing: `no Python venv at ${dir} (run \`bash scripts/setup-python.sh\`, or set MTSA_VENV)` };
   return { dir, python, bin: (name) => join(dir, 'bin', name) };
 }
 
-/** The venv, or null outside CI (with the reason on stderr); throws in CI. */
-export function venvForTest(what: string): Venv | null {
+/** The venv, or why there is none: printed on stderr outside CI (the test skips), an error in CI (it must not pass silently). */
+export function lookupVenvForTest(what: string): Venv | { missing: string } {
   const venv = findVenv();
   if ('missing' in venv) {
     if (process.env.CI === 'true') throw new Error(`${what} needs the project's Python venv: ${venv.missing}`);
     process.stderr.write(`skipping ${what}: ${venv.missing}\n`);
-    return null;
   }
   return venv;
+}
+
+/** The venv, or null outside CI (with the reason on stderr); throws in CI. */
+export function venvForTest(what: string): Venv | null {
+  const venv = lookupVenvForTest(what);
+  return 'missing' in venv ? null : venv;
 }
 
 export interface PythonVenv {
@@ -50,13 +48,8 @@ export interface PythonVenv {
 
 /** The venv's interpreter for the Python cross-checks (gguf, jinja2): an error in CI when missing, a printed skip elsewhere. */
 export function findPythonVenv(): PythonVenv {
-  const venv = findVenv();
-  if ('missing' in venv) {
-    if (process.env.CI === 'true') throw new Error(`${venv.missing}; CI must run scripts/setup-python.sh before the tests`);
-    process.stderr.write(`skipping Python cross-checks: ${venv.missing}\n`);
-    return { python: undefined, reason: venv.missing };
-  }
-  return { python: venv.python, reason: undefined };
+  const venv = lookupVenvForTest('Python cross-checks');
+  return 'missing' in venv ? { python: undefined, reason: venv.missing } : { python: venv.python, reason: undefined };
 }
 
 /** Runs a script from python/ with the venv's interpreter and parses its JSON stdout. */

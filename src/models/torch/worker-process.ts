@@ -30,10 +30,14 @@ export function repositoryRoot(): string {
   return dir;
 }
 
+/** The project's Python venv directory: $MTSA_VENV, else <repo>/.venv (what scripts/setup-python.sh creates). */
+export function projectVenvDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return env.MTSA_VENV ? resolve(env.MTSA_VENV) : join(repositoryRoot(), '.venv');
+}
+
 /** The project's Python: $MTSA_VENV/bin/python, else <repo>/.venv/bin/python; a clear error naming the fix when absent. */
 export function projectPython(): string {
-  const root = repositoryRoot();
-  const venv = process.env.MTSA_VENV ? resolve(process.env.MTSA_VENV) : join(root, '.venv');
+  const venv = projectVenvDir();
   const python = join(venv, 'bin', 'python');
   if (!existsSync(python)) {
     throw new ConfigError(
