@@ -8,18 +8,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { ArenaConfigSchema } from '../arena/config.js';
+import { sampling } from '../mtsa/config.js';
 import { ModelsConfigSchema } from './model-spec.js';
 import { formatIssues } from './run-config.js';
-
-const sampling = (temperature: number, maxTokens: number) =>
-  z
-    .object({
-      temperature: z.number().min(0).default(temperature),
-      topP: z.number().gt(0).max(1).default(0.95),
-      maxTokens: z.number().int().positive().default(maxTokens),
-    })
-    .strict()
-    .default({ temperature, topP: 0.95, maxTokens });
 
 export const AttackConfigSchema = z
   .object({

@@ -36,6 +36,18 @@ export class ChatTemplate {
     };
   }
 
+  private lineBreaks?: readonly number[];
+
+  /** Every (non-special) token whose text contains a line break: where `afterFirstLine` is forced in. */
+  lineBreakTokens(): readonly number[] {
+    if (!this.lineBreaks) {
+      const ids: number[] = [];
+      for (let id = 0; id < this.tokenizer.vocabSize; id++) if (id !== this.endId && this.tokenizer.decode([id], { skipSpecial: true }).includes('\n')) ids.push(id);
+      this.lineBreaks = ids;
+    }
+    return this.lineBreaks;
+  }
+
   /** Content is encoded as plain text: a message cannot smuggle in special tokens. */
   encodeContent(content: string): number[] {
     return this.tokenizer.encode(content, { allowSpecial: false });

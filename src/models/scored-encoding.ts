@@ -28,6 +28,19 @@ export function fitMessages(messages: readonly Message[], length: (kept: readonl
   return kept;
 }
 
+/**
+ * Prompt tokens for generation: the context rule (`fitMessages`) leaving `reserve` positions for the
+ * reply; a prompt still too long is cut from the left. Every trainer's sampler uses it.
+ */
+export function promptTokens(template: ChatTemplate, messages: readonly Message[], generationRole: Message['role'], maxPositions: number, reserve: number): number[] {
+  const limit = maxPositions - reserve;
+  const ids = template.render(
+    fitMessages(messages, (kept) => template.render(kept, generationRole).ids.length, limit),
+    generationRole,
+  ).ids;
+  return ids.length > limit ? ids.slice(ids.length - limit) : ids;
+}
+
 /** the reserve generation leaves for a reply sampled with `maxTokens` after `prefill` */
 export function replyReserve(template: ChatTemplate, maxPositions: number, maxTokens: number, prefill?: string): number {
   const capped = Math.max(1, Math.min(maxTokens, maxPositions - 8));

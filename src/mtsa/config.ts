@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 
-const sampling = (temperature: number, maxTokens: number) =>
+/** A sampling block with its defaults (also the attack config's). */
+export const sampling = (temperature: number, maxTokens: number) =>
   z
     .object({
       temperature: z.number().min(0).default(temperature),

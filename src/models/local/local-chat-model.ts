@@ -5,7 +5,7 @@
  */
 import type { ChatModel, ChatRequest, ChatResponse } from '../../core/models.js';
 import type { Message } from '../../core/message.js';
-import { fitMessages, replyReserve } from '../scored-encoding.js';
+import { promptTokens, replyReserve } from '../scored-encoding.js';
 import { Rng } from '../../core/rng.js';
 import { generate } from '../../engine/generate.js';
 import type { LlamaModel } from '../../engine/nn/llama.js';
@@ -42,17 +42,7 @@ export class LocalChatModel implements ChatModel {
    * leave `reserve` positions for the reply (the system prompt, e.g. the attacker's goal, is kept).
    */
   promptTokens(messages: readonly Message[], generationRole: Message['role'], reserve: number): number[] {
-    const limit = this.model.config.maxPositions - reserve;
-    const ids = this.template.render(
-      this.fitMessages(messages, (kept) => this.template.render(kept, generationRole).ids.length, limit),
-      generationRole,
-    ).ids;
-    return ids.length > limit ? ids.slice(ids.length - limit) : ids;
-  }
-
-  /** The one context rule, shared by generation and scoring (models/scored-encoding.ts). */
-  fitMessages(messages: readonly Message[], length: (kept: readonly Message[]) => number, limit: number, keepLast = 1): Message[] {
-    return fitMessages(messages, length, limit, keepLast);
+    return promptTokens(this.template, messages, generationRole, this.model.config.maxPositions, reserve);
   }
 
   /** the reserve generate() leaves for a reply sampled with `maxTokens` after `prefill` */
@@ -64,11 +54,7 @@ export class LocalChatModel implements ChatModel {
 
   /** every (non-special) token whose text contains a line break */
   lineBreakTokens(): ReadonlySet<number> {
-    if (!this.lineBreaks) {
-      const ids = new Set<number>();
-      for (let id = 0; id < this.tokenizer.vocabSize; id++) if (id !== this.template.endId && this.tokenizer.decode([id], { skipSpecial: true }).includes('\n')) ids.add(id);
-      this.lineBreaks = ids;
-    }
+    this.lineBreaks ??= new Set(this.template.lineBreakTokens());
     return this.lineBreaks;
   }
 

@@ -9,11 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, NumericalError } from '../../core/errors.js';
 import type { ChatRequest, ChatResponse, ScoredConversation, SequenceLoss, SequenceLossResult, SequenceScore, StepOptions, TrainStepResult, TrainablePolicy } from '../../core/models.js';
-import type { Message, Role } from '../../core/message.js';
 import { Rng } from '../../core/rng.js';
 import { ByteLevelBpeTokenizer } from '../../engine/tokenizer/byte-level-bpe.js';
 import { CHAT_TEMPLATE_ID, ChatTemplate } from '../chat-template.js';
-import { encodeScored } from '../scored-encoding.js';
+import { encodeScored, promptTokens, replyReserve } from '../scored-encoding.js';
 import { WorkerProcess } from './worker-process.js';
 
 export interface LoraOptions {
@@ -64,7 +63,6 @@ export class TorchPolicy implements TrainablePolicy {
   readonly template: ChatTemplate;
   private readonly maxBatch: number;
   private readonly fallbackRng: Rng;
-  private lineBreaks?: number[];
 
   private constructor(
     readonly worker: WorkerProcess,
@@ -160,29 +158,6 @@ export class TorchPolicy implements TrainablePolicy {
     await this.worker.close();
   }
 
-  /** Prompt tokens, dropping the oldest non-system turns when the reply would not fit (as LocalChatModel). */
-  private promptTokens(messages: readonly Message[], generationRole: Role, reserve: number): number[] {
-    const limit = this.maxPositions - reserve;
-    let kept = [...messages];
-    let ids = this.template.render(kept, generationRole).ids;
-    while (ids.length > limit && kept.length > 1) {
-      const first = kept[0].role === 'system' ? 1 : 0;
-      if (kept.length - first <= 1) break;
-      kept = [...kept.slice(0, first), ...kept.slice(first + 1)];
-      ids = this.template.render(kept, generationRole).ids;
-    }
-    return ids.length > limit ? ids.slice(ids.length - limit) : ids;
-  }
-
-  private lineBreakTokens(): number[] {
-    if (!this.lineBreaks) {
-      const ids: number[] = [];
-      for (let id = 0; id < this.tokenizer.vocabSize; id++) if (id !== this.template.endId && this.tokenizer.decode([id], { skipSpecial: true }).includes('\n')) ids.push(id);
-      this.lineBreaks = ids;
-    }
-    return this.lineBreaks;
-  }
-
   /**
    * Sampling in the worker (batched, a seed per request). `afterFirstLine` is native: the worker
    * feeds its tokens right after the first sampled line-break token. Stop strings are cut here.
@@ -191,7 +166,16 @@ export class TorchPolicy implements TrainablePolicy {
     const prepared = requests.map((request, index) => {
       const maxTokens = Math.max(1, Math.min(request.sampling.maxTokens, this.maxPositions - 8));
       const prefill = request.prefill ? this.template.encodeContent(request.prefill) : [];
-      const ids = [...this.promptTokens(request.messages, request.generationRole ?? 'assistant', maxTokens + prefill.length), ...prefill];
+      const ids = [
+        ...promptTokens(
+          this.template,
+          request.messages,
+          request.generationRole ?? 'assistant',
+          this.maxPositions,
+          replyReserve(this.template, this.maxPositions, request.sampling.maxTokens, request.prefill),
+        ),
+        ...prefill,
+      ];
       const seed = request.seed ?? this.fallbackRng.nextUint32();
       return { index, request, ids, seed, maxTokens: Math.max(1, Math.min(maxTokens, this.maxPositions - ids.length)) };
     });
@@ -202,7 +186,7 @@ export class TorchPolicy implements TrainablePolicy {
       const batch = order.slice(i, i + this.maxBatch);
       const reply = await this.worker.request<{ results: { tokens: number[]; finishReason: ChatResponse['finishReason'] }[] }>('generate', {
         padId: this.template.padId,
-        forceAfter: needsForce ? this.lineBreakTokens() : [],
+        forceAfter: needsForce ? this.template.lineBreakTokens() : [],
         requests: batch.map((item) => ({
           ids: item.ids,
           temperature: item.request.sampling.temperature,
