@@ -3,37 +3,12 @@
  * the finished run holds exactly the records of an uninterrupted run with the same seed: nothing
  * lost, nothing duplicated, and completed steps reused rather than recomputed.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const cli = join(root, 'bin', 'mtsa.js');
-
-function runToEnd(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-}
-
-/** Starts a run and SIGKILLs it as soon as `stepFile` exists in its steps directory. */
-function runAndKill(args: string[], outDir: string, stepFile: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: 'ignore' });
-    const timer = setInterval(() => {
-      if (existsSync(join(outDir, 'steps', stepFile))) {
-        clearInterval(timer);
-        child.kill('SIGKILL');
-      }
-    }, 20);
-    child.on('exit', (code, signal) => {
-      clearInterval(timer);
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`the run ended (code ${code}) before ${stepFile} appeared`));
-    });
-  });
-}
+import { runAndKill, runToEnd } from './run-child.js';
 
 const lines = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean);
 

@@ -4,39 +4,15 @@
  * recomputing stored steps or duplicating records, and its summary moves the same way as the engine
  * run's (the target's attack success rate and out-of-domain attack success fall from T0 to T1).
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { venvPython } from '../conformance/python-venv.js';
+import { runAndKill, runToEnd } from './run-child.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const cli = join(root, 'bin', 'mtsa.js');
 const { python, reason } = venvPython();
-const env = { ...process.env, ...(python ? { MTSA_VENV: dirname(dirname(python)) } : {}) };
-
-function runToEnd(args: string[]) {
-  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env });
-}
-
-function runAndKill(args: string[], outDir: string, stepFile: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: 'ignore', env });
-    const timer = setInterval(() => {
-      if (existsSync(join(outDir, 'steps', stepFile))) {
-        clearInterval(timer);
-        child.kill('SIGKILL');
-      }
-    }, 20);
-    child.on('exit', (code, signal) => {
-      clearInterval(timer);
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`the run ended (code ${code}) before ${stepFile} appeared`));
-    });
-  });
-}
+const childEnv = { ...process.env, ...(python ? { MTSA_VENV: dirname(dirname(python)) } : {}) };
 
 const lines = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean);
 const summary = (dir: string) => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
@@ -48,7 +24,7 @@ describe.skipIf(!python)(`mtsa run --trainer torch${python ? '' : ` (skipped: ${
     const torchDir = join(base, 'torch');
     const engineDir = join(base, 'engine');
 
-    await runAndKill(['run', '--tiny', '--cache', cache, '--trainer', 'torch', '--out', torchDir], torchDir, 'iteration-1__red-team-resampling.json');
+    await runAndKill(['run', '--tiny', '--cache', cache, '--trainer', 'torch', '--out', torchDir], torchDir, 'iteration-1__red-team-resampling.json', childEnv);
     const config = JSON.parse(readFileSync(join(torchDir, 'config.resolved.json'), 'utf8'));
     expect(config.trainer.attacker.kind).toBe('torch');
     expect(config.trainer.target.kind).toBe('torch');
@@ -57,7 +33,7 @@ describe.skipIf(!python)(`mtsa run --trainer torch${python ? '' : ` (skipped: ${
       .sort();
     const stored = Object.fromEntries(stepsBefore.map((f) => [f, readFileSync(join(torchDir, 'steps', f), 'utf8')]));
 
-    const resumed = runToEnd(['run', '--cache', cache, '--resume', torchDir]);
+    const resumed = runToEnd(['run', '--cache', cache, '--resume', torchDir], childEnv);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/attacker: PyTorch worker on cpu/);
     expect(resumed.stderr).toMatch(new RegExp(`resuming: ${stepsBefore.length} completed steps reused`));
@@ -68,7 +44,7 @@ describe.skipIf(!python)(`mtsa run --trainer torch${python ? '' : ` (skipped: ${
     }
     expect(existsSync(join(torchDir, 'checkpoints', 'target-T1', 'model.safetensors'))).toBe(true);
 
-    const engine = runToEnd(['run', '--tiny', '--cache', cache, '--out', engineDir]);
+    const engine = runToEnd(['run', '--tiny', '--cache', cache, '--out', engineDir], childEnv);
     expect(engine.status, engine.stderr).toBe(0);
     const [t, e] = [summary(torchDir), summary(engineDir)];
     const sign = (x: number) => Math.sign(Math.round(x * 1000));
