@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport } from '../../src/report/build-report.js';
 import { makeSummary, makeTrajectories, PLANTED_REPLY, PLANTED_THOUGHT, PLANTED_TRAJECTORY_ID } from '../../src/testing/report-fixtures.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium by default; MTSA_CHROMIUM points elsewhere */
+const CHROMIUM = process.env.MTSA_CHROMIUM ?? '/usr/bin/chromium';
 const TIMEOUT = 60_000;
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 

@@ -8,7 +8,10 @@ import * as ops from './index.js';
 const TOLERANCE = 2e-3;
 
 const kernelSets: Kernels[] = [jsKernels];
-const blas = blasKernels().kernels;
+const loaded = blasKernels();
+// .ci/run sets MTSA_REQUIRE_BLAS=1 where OpenBLAS is installed, so the BLAS tests cannot drop out quietly.
+if (!loaded.kernels && process.env.MTSA_REQUIRE_BLAS === '1') throw new Error(`MTSA_REQUIRE_BLAS=1 but the OpenBLAS kernels did not load: ${loaded.reason}`);
+const blas = loaded.kernels;
 if (blas) kernelSets.push(blas);
 
 function expectGradientsMatch(build: (inputs: Tensor[]) => Tensor, inputs: Tensor[], eps?: number) {
