@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import { loadCheckpoint, type Checkpoint } from '../engine/checkpoint/hf-checkpoint.js';
-import { PRE_TOKEN_PATTERN } from '../engine/tokenizer/byte-level-bpe.js';
+import { PRE_TOKEN_PATTERN } from '../engine/tokenizer/byte-level.js';
 import { CHAT_TEMPLATE_ID, SPECIAL_TOKENS } from '../models/chat-template.js';
 import { MTSA_CHAT_TEMPLATE_JINJA } from '../models/chat-template-jinja.js';
 import { encodeGguf, encodeTensor, GgmlType, gguf, Q8_0_BLOCK, type GgufTensor, type GgufValue } from './gguf-writer.js';

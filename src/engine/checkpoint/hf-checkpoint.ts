@@ -264,7 +264,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
 export function addHfTokenizerFiles(dir: string, chat: HfChatTemplate): void {
   if (existsSync(join(dir, 'tokenizer_config.json')) && existsSync(join(dir, 'generation_config.json'))) return;
   const config = fromHfConfig(readJson(join(dir, 'config.json')), join(dir, 'config.json'));
-  const tokenizer = ByteLevelBpeTokenizer.fromJSON(readJson(join(dir, 'tokenizer.json')));
+  const tokenizer = readTokenizer(join(dir, 'tokenizer.json'));
   for (const [name, text] of Object.entries(hfTokenizerFiles(config.maxPositions, tokenizer, chat))) {
     if (!existsSync(join(dir, name))) writeFileAtomic(join(dir, name), text);
   }

@@ -111,6 +111,10 @@ describe('config.json validation', () => {
     saveCheckpoint(dir, { model: tinyModel(1, { vocabSize: tokenizer.vocabSize }), tokenizer, metadata: {} });
     writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'WordPiece' } }));
     expect(() => loadCheckpoint(dir)).toThrow(new RegExp(`${join(dir, 'tokenizer.json').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: tokenizer.json model.type must be "BPE"`));
+    const path = join(dir, 'tokenizer.json');
+    const { merges: _, ...modelWithoutMerges } = tokenizer.toJSON().model as Record<string, unknown>;
+    writeFileSync(path, JSON.stringify({ ...tokenizer.toJSON(), model: modelWithoutMerges }));
+    expect(() => loadCheckpoint(dir)).toThrow(`${path}: tokenizer.json model.merges must be an array of "left right" strings or [left, right] pairs, got undefined`);
     writeFileSync(join(dir, 'tokenizer.json'), 'garbage');
     expect(() => loadCheckpoint(dir)).toThrow(/tokenizer\.json: not readable JSON/);
   });

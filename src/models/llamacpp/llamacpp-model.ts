@@ -15,7 +15,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { Message, Role } from '../../core/message.js';
 import type { ChatModel, ChatRequest, ChatResponse, CompletionModel, CompletionRequest, SamplingOptions, TokenLogprob } from '../../core/models.js';
 import { Rng } from '../../core/rng.js';
-import { tokenStringToBytes } from '../../engine/tokenizer/byte-level-bpe.js';
+import { tokenStringToBytes } from '../../engine/tokenizer/byte-level.js';
 import { MTSA_CHAT_TEMPLATE_JINJA } from '../chat-template-jinja.js';
 import { LlamaCppModelSpecSchema, type LlamaCppModelSpec, type LlamaCppModelSpecInput } from './spec.js';
 
