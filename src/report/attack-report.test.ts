@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { wilson } from '../core/stats.js';
 import type { Trajectory } from '../core/trajectory.js';
@@ -64,5 +65,9 @@ describe('attack report', () => {
     expect(html).not.toContain('[harmful objective 1] <b>');
     expect(html).toContain('<option value="attack">Attack dialogues</option>');
     expect(html).toContain('"errored":true');
+  });
+
+  it('carries the same type-checked transcript browser as the run report', () => {
+    expect(html).toContain(`<script>${readFileSync(new URL('./client/report-client.js', import.meta.url), 'utf8')}</script>`);
   });
 });

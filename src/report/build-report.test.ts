@@ -3,6 +3,7 @@
  * planted markup, key figures with intervals, heat-map size and "–" for missing data.
  * The browser behaviour is tested in test/e2e/report-browser.test.ts.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildReport, escapeHtml, MAX_EMBEDDED_TRAJECTORIES } from './build-report.js';
 import { makeSummary, makeTrajectories, PLANTED_REPLY, PLANTED_THOUGHT, PLANTED_TRAJECTORY_ID } from '../testing/report-fixtures.js';
@@ -49,6 +50,12 @@ describe('buildReport', () => {
     // exactly two scripts: the embedded data and the inline app, neither with a src
     expect(html.match(/<script\b/gi)).toHaveLength(2);
     expect(html).not.toMatch(/<script[^>]*\bsrc=/i);
+  });
+
+  it('inlines the type-checked browser script client/report-client.js verbatim', () => {
+    const client = readFileSync(new URL('./client/report-client.js', import.meta.url), 'utf8');
+    expect(client).toMatch(/^\/\/ @ts-check/);
+    expect(html).toContain(`<script>${client}</script>`);
   });
 
   it('never lets the planted markup through unescaped', () => {

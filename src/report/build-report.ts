@@ -1,12 +1,17 @@
 /**
  * Builds the HTML report of a run from summary.json and trajectories: one self-contained, offline
- * document (inline CSS, inline JS, charts as inline SVG drawn here). Pure: no I/O, no network.
+ * document (inline CSS, inline JS, charts as inline SVG drawn here). Pure apart from reading its own
+ * browser script (client/report-client.js) once: no network, nothing from the run's files.
  * Interval keys read: asr.target.T<i>, asr.redteam.R<i>, overRefusal.T<i>, helpfulness.T<i>,
  * oodAsr.T<i>, judgeOracleAgreement, and guard.<same> for the guard's figures.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MtsaError } from '../core/errors.js';
 import type { Trajectory } from '../core/trajectory.js';
 import type { RateRecord, Summary } from '../data/summary.js';
 import type { AttackSummary, ObjectiveVerdict } from '../data/attack-summary.js';
+import type { EmbeddedTrajectory } from './client/transcript-data.js';
 
 export interface ReportInput {
   summary: Summary;
@@ -291,7 +296,7 @@ function groupOf(id: string): string {
   return EVAL_ID.exec(id)?.[1] ?? 'training';
 }
 
-function slim(t: Trajectory) {
+function slim(t: Trajectory): EmbeddedTrajectory {
   return {
     id: t.id,
     g: groupOf(t.id),
@@ -351,66 +356,24 @@ function transcripts(all: readonly Trajectory[]): string {
 <script type="application/json" id="trajectories">${embedJson(chosen.map(slim))}</script></section>`;
 }
 
-const CLIENT_JS = `(function () {
-  'use strict';
-  var data = JSON.parse(document.getElementById('trajectories').textContent || '[]');
-  var list = document.getElementById('transcript-list'), view = document.getElementById('transcript-view');
-  var groupSel = document.getElementById('transcript-group'), search = document.getElementById('transcript-search');
-  var count = document.getElementById('transcript-count');
-  function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined && text !== null) e.textContent = String(text); return e; }
-  function labelled(cls, label, text) { var d = el('div', cls); d.appendChild(el('span', 'label', label)); d.appendChild(el('div', 'text', text)); return d; }
-  function matches(t, g, q) {
-    if (g === 'eval' && t.g === 'training') return false;
-    if (g === 'ood' && (t.g === 'training' || /^R\\d+xT\\d+$/.test(t.g))) return false;
-    if (g !== 'all' && g !== 'eval' && g !== 'ood' && t.g !== g) return false;
-    return !q || (t.objective.text + ' ' + t.objective.id + ' ' + (t.objective.category || '')).toLowerCase().indexOf(q) >= 0;
+/** client/report-client.js: the transcript browser, checked by its own tsconfig and copied into dist by npm run build */
+const CLIENT_SCRIPT = new URL('./client/report-client.js', import.meta.url);
+let clientScript: string | undefined;
+
+/** The browser script, read once from beside this module; it is inlined, so it may neither close its element nor open a comment. */
+function reportClientScript(): string {
+  if (clientScript !== undefined) return clientScript;
+  const path = fileURLToPath(CLIENT_SCRIPT);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new MtsaError(`${path}: the report's browser script is missing (${(error as Error).message}); run npm run build`, { cause: error });
   }
-  function renderList() {
-    var g = groupSel.value, q = search.value.trim().toLowerCase(), shown = 0;
-    list.textContent = '';
-    for (var i = 0; i < data.length; i++) {
-      var t = data[i];
-      if (!matches(t, g, q)) continue;
-      var li = el('li'), b = el('button', 'transcript-item' + (t.unsafe ? ' unsafe' : ''));
-      b.type = 'button'; b.setAttribute('data-id', t.id); b.setAttribute('data-index', String(i));
-      b.appendChild(el('span', 'item-group', t.g));
-      b.appendChild(el('span', 'item-objective', t.objective.text));
-      b.appendChild(el('span', 'item-outcome', t.errored ? 'errored (not scored)' : t.unsafe ? 'unsafe' : 'safe'));
-      li.appendChild(b); list.appendChild(li); shown++;
-    }
-    count.textContent = shown + ' of ' + data.length + ' shown';
-  }
-  function show(t) {
-    view.textContent = '';
-    view.appendChild(el('h3', null, t.objective.text));
-    view.appendChild(el('p', 'meta', t.id + ' \\u00b7 objective ' + t.objective.id + (t.objective.category ? ' (' + t.objective.category + ')' : '') + ' \\u00b7 ' + t.attackerId + ' \\u2192 ' + t.targetId + ' \\u00b7 judge ' + t.judgeId + ' \\u00b7 stop: ' + t.stopReason));
-    view.appendChild(el('p', 'meta', 'Guard: ' + (t.attackSuccess ? 'attack succeeded' : 'no unsafe turn') + ' \\u00b7 Oracle: ' + (t.oracleSuccess === null ? '\\u2013' : t.oracleSuccess ? 'restricted content' : 'no restricted content')));
-    t.warnings.forEach(function (w) { view.appendChild(el('p', 'warning', 'Warning: ' + w)); });
-    t.turns.forEach(function (u) {
-      var unsafe = u.judgement.verdict === 'unsafe' || (u.oracle && u.oracle.unsafe);
-      var d = el('div', 'turn' + (unsafe ? ' unsafe' : ''));
-      d.appendChild(el('div', 'turn-index', 'Turn ' + u.index));
-      if (u.thought !== null) d.appendChild(labelled('thought', 'Attacker thought \\u2014 hidden from the target', u.thought));
-      d.appendChild(labelled('question', 'Question', u.question));
-      d.appendChild(labelled('reply', 'Target reply', u.reply));
-      var j = u.judgement;
-      d.appendChild(el('div', 'verdict', 'Judge: ' + j.verdict + ' \\u00b7 P(unsafe) = ' + Number(j.pUnsafe).toFixed(3) + (j.category ? ' \\u00b7 ' + j.category : '')));
-      d.appendChild(el('div', 'oracle-label', 'Oracle: ' + (u.oracle ? (u.oracle.unsafe ? 'unsafe' : 'safe') + ' (' + u.oracle.kind + ')' : '\\u2013')));
-      view.appendChild(d);
-    });
-  }
-  list.addEventListener('click', function (ev) {
-    var b = ev.target && ev.target.closest ? ev.target.closest('button.transcript-item') : null;
-    if (!b) return;
-    var prev = list.querySelector('.selected');
-    if (prev) prev.classList.remove('selected');
-    b.classList.add('selected');
-    show(data[Number(b.getAttribute('data-index'))]);
-  });
-  groupSel.addEventListener('change', renderList);
-  search.addEventListener('input', renderList);
-  renderList();
-})();`;
+  if (/<\/script|<!--/i.test(text)) throw new MtsaError(`${path}: contains "</script" or "<!--", which would break the report's inline <script>`);
+  clientScript = text;
+  return text;
+}
 
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
@@ -494,7 +457,7 @@ ${warningBox(s.warnings ?? [])}
 <section><h2>Training metrics per iteration</h2>${iterationTable(s)}</section>
 ${transcripts(input.trajectories)}
 </main>
-<script>${CLIENT_JS}</script>
+<script>${reportClientScript()}</script>
 </body>
 </html>
 `;
@@ -545,7 +508,7 @@ export function buildAttackReport(input: AttackReportInput): string {
 <section><h2>Per-objective verdicts</h2><table class="data"><thead><tr><th>id</th><th>objective</th><th>category</th><th>verdict</th><th>unsafe / scored dialogues</th><th>first unsafe turn</th></tr></thead><tbody>${verdictRows}</tbody></table></section>
 ${transcripts(input.trajectories)}
 </main>
-<script>${CLIENT_JS}</script>
+<script>${reportClientScript()}</script>
 </body>
 </html>
 `;

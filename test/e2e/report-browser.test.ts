@@ -107,6 +107,10 @@ describe('HTML report in Chromium', () => {
       const expected = trajectories.find((t) => t.id === id)!;
       expect(expected, `list item ${id} is a fixture trajectory`).toBeDefined();
       await first.click();
+      const meta = await page.locator('#transcript-view p.meta').first().textContent();
+      expect(meta).toContain(`${expected.id} · objective ${expected.objective.id}`);
+      expect(meta).toContain(`${expected.attackerId} → ${expected.targetId} · judge ${expected.judgeId} · stop: ${expected.stopReason}`);
+      expect(await page.locator('#transcript-list .transcript-item.selected').getAttribute('data-id')).toBe(id);
       const turns = page.locator('#transcript-view .turn');
       await expect.poll(() => turns.count()).toBe(expected.turns.length);
       for (let i = 0; i < expected.turns.length; i++) {
@@ -133,6 +137,7 @@ describe('HTML report in Chromium', () => {
       await expect.poll(() => items.count()).toBe(trajectories.filter((t) => t.id.startsWith('OODxT2|')).length);
       await page.fill('#transcript-search', 'restricted compound');
       await expect.poll(() => items.count()).toBe(1);
+      expect(await page.locator('#transcript-count').textContent()).toBe(`1 of ${trajectories.length} shown`);
       await page.selectOption('#transcript-group', 'all');
       await page.fill('#transcript-search', '');
     },
