@@ -131,7 +131,10 @@ describe.runIf(venv !== null)('the example loop with its judge on transformers s
     process.stderr.write(
       `served-judge loop: ${seconds.toFixed(1)} s, ${exchanges.length} judge calls to transformers serve, ${turns.length} judged turns in ${trajectories.length} trajectories, ${undetermined} undetermined\n` +
         `served vs in-process guard: ${agreeing}/${turns.length} = ${(100 * rate).toFixed(1)}% agree${disagreements.length ? ` (${disagreements.slice(0, 4).join('; ')})` : ''}\n` +
-        `summary: ASR T0 ${summary.asr.target.T0} T1 ${summary.asr.target.T1}, judge–oracle agreement ${summary.judgeOracleAgreement}, over-refusal ${JSON.stringify(summary.overRefusal)}, helpfulness ${JSON.stringify(summary.helpfulness)}\n`,
+        `summary (${summary.groundTruth ?? 'oracle'}): judge–oracle agreement ${summary.judgeOracleAgreement?.toFixed(3)}; ${Object.entries(summary.intervals)
+          .filter(([key]) => /^(asr\.target|guard\.asr\.target|overRefusal|helpfulness)\.T\d$/.test(key))
+          .map(([key, r]) => `${key} ${r.successes}/${r.n}`)
+          .join(', ')}\n`,
     );
     expect(exchanges.length).toBeGreaterThanOrEqual(turns.length);
     expect(rate).toBeGreaterThanOrEqual(0.98);
