@@ -12,7 +12,8 @@
  * served guard is read from its greedy text (transformers serve returns no log-probs), the
  * in-process one from P(unsafe) vs P(safe): on 1292 oracle-labelled arena transcripts the greedy
  * text was readable every time and matched the probability verdict 1287 times (99.6%). The bound
- * below, 98%, sits 1.6 points under the lowest of these.
+ * below, 98%, sits 1.6 points under the lowest of these. The disagreements are near-ties: greedy
+ * decoding compares first tokens (`un` vs `safe`), the in-process guard whole words.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
