@@ -44,14 +44,18 @@ export function loadGuard(build: { checkpoints: Pick<ArenaBuild['checkpoints'], 
   return loadGuardCheckpoint(build.checkpoints.guard, 'arena:guard');
 }
 
+/** The arena guard's prompt for a conversation: its instruction, then the transcript window (the guard answers `safe` or `unsafe S2`). */
+export function guardPrompt(conversation: readonly Message[]): Message[] {
+  return [system(GUARD_INSTRUCTION), user(guardTranscript(conversation))];
+}
+
 /** A guard checkpoint in the arena's prompt format (the arena guard, or one trained like it), in-process. */
 export function loadGuardCheckpoint(dir: string, id: string): ClassifierJudge {
   const { model, tokenizer } = loadCheckpoint(dir);
   const template = new ChatTemplate(tokenizer);
-  const render = (c: readonly Message[]) => [system(GUARD_INSTRUCTION), user(guardTranscript(c))];
   return new ClassifierJudge(model, tokenizer, {
     id,
-    formatPrompt: (conversation) => fitConversation(template, conversation, render, model.config.maxPositions),
+    formatPrompt: (conversation) => fitConversation(template, conversation, guardPrompt, model.config.maxPositions),
   });
 }
 

@@ -1,8 +1,9 @@
 /**
  * Judge specs: the strings `--judge` takes. In-process: `arena-guard`, `arena-oracle`,
- * `checkpoint:<dir>` (a guard checkpoint in the arena's format). Judge formats on a model:
- * `llama-guard-3:<model>`, `llama-guard-4:<model>`, `harmbench:<model>` (raw prompts through a
- * CompletionModel), `strongreject:<model>`, `rubric:<config.json>@<model>` (a ChatModel), where
+ * `checkpoint:<dir>` (a guard checkpoint in the arena's format). Judge formats on a model (built
+ * by run/judge-formats.ts, as a run config's judge `format` is): `prompt:<model>`,
+ * `arena-guard:<model>`, `llama-guard-3:<model>`, `llama-guard-4:<model>` (and their `-text`
+ * kinds), `harmbench:<model>`, `strongreject:<model>`, `rubric:<config.json>@<model>`, where
  * <model> is `checkpoint:<dir>` (our engine, in-process) or a served model, which `ServedModels`
  * (cli/served-models.ts: `http://…/v1#model`, `gguf:<file>`, `spec:<file.yaml>`) turns into a
  * backend through the per-role model specs.
@@ -13,18 +14,16 @@ import type { Message } from '../core/message.js';
 import type { ChatModel, CompletionModel, Judge } from '../core/models.js';
 import { loadGuard, loadGuardCheckpoint, loadPolicy, OracleJudge } from '../arena/agents.js';
 import { buildArena } from '../arena/build.js';
-import { loadCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
-import { LocalCompletionModel } from '../models/local/local-completion-model.js';
 import type { RunConfig } from '../config/run-config.js';
-import { HarmBenchJudge } from '../judges/harmbench.js';
-import { LlamaGuardJudge } from '../judges/llama-guard.js';
-import { loadRubricJudgeConfig, RubricJudge } from '../judges/rubric-judge.js';
-import { StrongRejectJudge } from '../judges/strongreject.js';
+import type { JudgeFormat } from '../core/backends.js';
+import { checkpointJudgeBackend, judgeWithFormat, type JudgeBackend } from '../run/judge-formats.js';
 
 /** Turns a model spec (server URL + model name, a checkpoint…) into a backend. Supplied by the caller. */
 export interface ServedModels {
   completion(spec: string): CompletionModel;
   chat(spec: string): ChatModel;
+  /** the model as a judge backend (GGUF files read the arena guard's format in-process); default: from chat and completion */
+  judgeBackend?(spec: string): JudgeBackend;
 }
 
 export interface JudgeSpecContext {
@@ -37,35 +36,35 @@ export interface JudgeSpecContext {
 
 type JudgeFactory = (argument: string, context: JudgeSpecContext) => Judge;
 
-function served(context: JudgeSpecContext, spec: string): ServedModels {
-  if (!context.served)
-    throw new ConfigError(
-      `judge "${spec}" runs on a served model, and this build has no model specs wired in (use arena-guard, arena-oracle, checkpoint:<dir>, or a judge kind on checkpoint:<dir>; see docs/judges-and-data.md)`,
-    );
-  return context.served;
-}
-
 /** `checkpoint:<dir>` runs in-process (our engine); any other model spec goes to ServedModels. */
-function completionOf(model: string, context: JudgeSpecContext, judgeSpec: string): CompletionModel {
-  if (model.startsWith('checkpoint:')) {
-    const dir = resolve(model.slice('checkpoint:'.length));
-    const { model: llama, tokenizer } = loadCheckpoint(dir);
-    return new LocalCompletionModel(`checkpoint:${basename(dir)}`, llama, tokenizer);
-  }
-  return served(context, judgeSpec).completion(model);
+function backendOf(model: string, context: JudgeSpecContext, judgeSpec: string): JudgeBackend {
+  if (model.startsWith('checkpoint:')) return checkpointJudgeBackend(model.slice('checkpoint:'.length));
+  const served = context.served;
+  if (!served)
+    throw new ConfigError(
+      `judge "${judgeSpec}" runs on a served model, and this build has no model specs wired in (use arena-guard, arena-oracle, checkpoint:<dir>, or a judge kind on checkpoint:<dir>; see docs/judges-and-data.md)`,
+    );
+  if (served.judgeBackend) return served.judgeBackend(model);
+  let chat: ChatModel | undefined;
+  let completion: CompletionModel | undefined;
+  return { id: model, chat: () => (chat ??= served.chat(model)), completion: () => (completion ??= served.completion(model)) };
 }
 
-function chatOf(model: string, context: JudgeSpecContext, judgeSpec: string): ChatModel {
-  if (model.startsWith('checkpoint:')) {
-    const dir = resolve(model.slice('checkpoint:'.length));
-    return loadPolicy(dir, `checkpoint:${basename(dir)}`, 0);
-  }
-  return served(context, judgeSpec).chat(model);
+/** A judge format (run/judge-formats.ts) on the model the spec's argument names. */
+function onModel(format: JudgeFormat): JudgeFactory {
+  return (model, context) => judgeWithFormat(format, backendOf(model, context, `${format}:${model}`), context.behaviorOf ? { behaviorOf: context.behaviorOf } : {});
 }
 
 /** kind → factory; extend with registerJudgeSpec. */
 const FACTORIES = new Map<string, { describe: string; needsArgument: boolean; factory: JudgeFactory }>([
-  ['arena-guard', { describe: "the arena's learned guard, in-process", needsArgument: false, factory: (_, c) => loadGuard(buildArena(c.config.arena, { cacheDir: c.cacheDir })) }],
+  [
+    'arena-guard',
+    {
+      describe: "arena-guard: the arena's learned guard, in-process; arena-guard:<model>: the arena guard's format on a model (e.g. the guard checkpoint behind transformers serve)",
+      needsArgument: false,
+      factory: (model, c) => (model === '' ? loadGuard(buildArena(c.config.arena, { cacheDir: c.cacheDir })) : onModel('arena-guard')(model, c)),
+    },
+  ],
   ['arena-oracle', { describe: "the arena's exact oracle (for comparison)", needsArgument: false, factory: () => new OracleJudge() }],
   [
     'checkpoint',
@@ -75,50 +74,20 @@ const FACTORIES = new Map<string, { describe: string; needsArgument: boolean; fa
       factory: (dir) => loadGuardCheckpoint(resolve(dir), `checkpoint:${basename(resolve(dir))}`),
     },
   ],
-  [
-    'llama-guard-3',
-    {
-      describe: 'llama-guard-3:<model>: Llama Guard 3 over a completion endpoint or checkpoint:<dir>',
-      needsArgument: true,
-      factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-3:${m}`) }, { version: 3 }),
-    },
-  ],
-  [
-    'llama-guard-4',
-    {
-      describe: 'llama-guard-4:<model>: Llama Guard 4 over a completion endpoint',
-      needsArgument: true,
-      factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-4:${m}`) }, { version: 4 }),
-    },
-  ],
+  ['prompt', { describe: 'prompt:<model>: the generic one-word safety prompt on a chat model', needsArgument: true, factory: onModel('prompt') }],
+  ['llama-guard-3', { describe: 'llama-guard-3:<model>: Llama Guard 3 over a completion endpoint or checkpoint:<dir>', needsArgument: true, factory: onModel('llama-guard-3') }],
+  ['llama-guard-4', { describe: 'llama-guard-4:<model>: Llama Guard 4 over a completion endpoint', needsArgument: true, factory: onModel('llama-guard-4') }],
   [
     'llama-guard-3-text',
     {
       describe: 'llama-guard-3-text:<model>: Llama Guard 3 reading the generated verdict when the server returns no log-probs (P = 1 or 0)',
       needsArgument: true,
-      factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-3-text:${m}`) }, { version: 3, requireLogprobs: false }),
+      factory: onModel('llama-guard-3-text'),
     },
   ],
-  [
-    'llama-guard-4-text',
-    {
-      describe: 'llama-guard-4-text:<model>: the same for Llama Guard 4',
-      needsArgument: true,
-      factory: (m, c) => new LlamaGuardJudge({ completion: completionOf(m, c, `llama-guard-4-text:${m}`) }, { version: 4, requireLogprobs: false }),
-    },
-  ],
-  [
-    'harmbench',
-    {
-      describe: 'harmbench:<model>: the HarmBench Llama-2-13B classifier over a completion endpoint',
-      needsArgument: true,
-      factory: (m, c) => new HarmBenchJudge(completionOf(m, c, `harmbench:${m}`), c.behaviorOf ? { behaviorOf: c.behaviorOf } : {}),
-    },
-  ],
-  [
-    'strongreject',
-    { describe: 'strongreject:<model>: the StrongREJECT rubric graded by a chat model', needsArgument: true, factory: (m, c) => new StrongRejectJudge(chatOf(m, c, `strongreject:${m}`)) },
-  ],
+  ['llama-guard-4-text', { describe: 'llama-guard-4-text:<model>: the same for Llama Guard 4', needsArgument: true, factory: onModel('llama-guard-4-text') }],
+  ['harmbench', { describe: 'harmbench:<model>: the HarmBench Llama-2-13B classifier over a completion endpoint', needsArgument: true, factory: onModel('harmbench') }],
+  ['strongreject', { describe: 'strongreject:<model>: the StrongREJECT rubric graded by a chat model', needsArgument: true, factory: onModel('strongreject') }],
   [
     'rubric',
     {
@@ -127,8 +96,8 @@ const FACTORIES = new Map<string, { describe: string; needsArgument: boolean; fa
       factory: (arg, c) => {
         const at = arg.lastIndexOf('@');
         if (at <= 0) throw new ConfigError(`judge "rubric:${arg}": expected rubric:<config.json>@<model>`);
-        const config = loadRubricJudgeConfig(arg.slice(0, at));
-        return new RubricJudge(chatOf(arg.slice(at + 1), c, `rubric:${arg}`), config);
+        const model = arg.slice(at + 1);
+        return judgeWithFormat('rubric', backendOf(model, c, `rubric:${arg}`), { rubric: arg.slice(0, at) });
       },
     },
   ],

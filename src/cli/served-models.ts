@@ -9,11 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { tinyArenaConfig } from '../arena/config.js';
-import { ModelSpecSchema, type ModelSpec } from '../config/model-spec.js';
+import { judgeFormatIssues, ModelSpecSchema, type ModelSpec } from '../config/model-spec.js';
 import { formatIssues } from '../config/run-config.js';
 import { ConfigError } from '../core/errors.js';
 import type { ChatModel, CompletionModel } from '../core/models.js';
-import { buildModel } from '../run/build-models.js';
+import { buildModel, judgeBackendOf } from '../run/build-models.js';
 import type { ServedModels } from './judge-spec.js';
 
 export const API_KEY_ENV = 'MTSA_API_KEY';
@@ -34,6 +34,8 @@ export function servedModelSpec(text: string, readFile: (path: string) => string
     }
     const parsed = ModelSpecSchema.safeParse(value);
     if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, path));
+    const [issue] = judgeFormatIssues(parsed.data);
+    if (issue) throw new ConfigError(`${path}: field "${issue.field}": ${issue.message}`);
     return parsed.data;
   }
   throw new ConfigError(`"${text}" names no model: use http://host:port/v1#model-name (an OpenAI-compatible server), gguf:<file> (llama.cpp), spec:<file.yaml> (any model spec) or checkpoint:<dir>`);
@@ -41,20 +43,22 @@ export function servedModelSpec(text: string, readFile: (path: string) => string
 
 /** ServedModels for the judge and Stage-1 commands, from the per-role model specs. */
 export function servedModels(env: Readonly<Record<string, string | undefined>>): ServedModels {
+  const specOf = (text: string): ModelSpec => {
+    const spec = servedModelSpec(text);
+    return spec.kind === 'openai-compatible' && !spec.apiKeyEnv && env[API_KEY_ENV] ? { ...spec, apiKeyEnv: API_KEY_ENV } : spec;
+  };
+  const context = (text: string, role: 'target' | 'judge') => ({
+    role,
+    arena: () => {
+      throw new ConfigError(`"${text}": an arena model is named by arena-guard / arena:attacker, not here`);
+    },
+    arenaConfig: tinyArenaConfig(1),
+    seed: 0,
+    env,
+    source: `model "${text}"`,
+  });
   const build = (text: string): ChatModel & Partial<CompletionModel> => {
-    let spec = servedModelSpec(text);
-    if (spec.kind === 'openai-compatible' && !spec.apiKeyEnv && env[API_KEY_ENV]) spec = { ...spec, apiKeyEnv: API_KEY_ENV };
-    const context = {
-      role: 'target' as const,
-      arena: () => {
-        throw new ConfigError(`"${text}": an arena model is named by arena-guard / arena:attacker, not here`);
-      },
-      arenaConfig: tinyArenaConfig(1),
-      seed: 0,
-      env,
-      source: `model "${text}"`,
-    };
-    const chat = buildModel(spec, context).chat;
+    const chat = buildModel(specOf(text), context(text, 'target')).chat;
     if (!chat) throw new ConfigError(`model "${text}" cannot generate text`);
     return chat as ChatModel & Partial<CompletionModel>;
   };
@@ -65,5 +69,6 @@ export function servedModels(env: Readonly<Record<string, string | undefined>>):
       if (typeof model.complete !== 'function') throw new ConfigError(`model "${text}" takes no raw prompts (completions); use a chat-based judge kind (e.g. llama-guard-3-text)`);
       return model as CompletionModel;
     },
+    judgeBackend: (text) => judgeBackendOf(specOf(text), context(text, 'judge')),
   };
 }

@@ -7,11 +7,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { guardPrompt } from '../arena/agents.js';
 import { tinyArenaConfig } from '../arena/config.js';
 import { assistant, user } from '../core/message.js';
 import { ModelSpecSchema } from '../config/model-spec.js';
 import { checkpointToGguf } from '../export/gguf.js';
 import { LocalChatModel } from '../models/local/local-chat-model.js';
+import { ClassifierJudge } from '../models/local/local-scorers.js';
 import type { LazyLlamaCppModel } from '../models/llamacpp/lazy.js';
 import { tinyModel, tinyTokenizer } from '../testing/tiny.js';
 import { buildModel } from './build-models.js';
@@ -50,6 +52,17 @@ describe('llama-cpp model spec', () => {
     } finally {
       await chat.dispose();
     }
+  }, 60_000);
+
+  it("format arena-guard reads the guard prompt's verdict-word probabilities in-process, as the engine does", async () => {
+    const judge = buildModel(ModelSpecSchema.parse({ ...spec, format: 'arena-guard' }), context('judge')).judge!;
+    expect(judge.id).toBe('arena-guard:llama-cpp:tiny.gguf');
+    const conversations = [[user('hello there, how are you?'), assistant('I am fine, thanks.')]];
+    const theirs = await judge.judge(conversations);
+    const ours = await new ClassifierJudge(model, tokenizer, { id: 'engine', formatPrompt: guardPrompt }).judge(conversations);
+    expect(theirs[0].pUnsafe).toBeCloseTo(ours[0].pUnsafe, 4);
+    expect(theirs[0].pSafe).toBeCloseTo(ours[0].pSafe, 4);
+    expect(theirs[0].verdict).toBe(ours[0].verdict);
   }, 60_000);
 
   it('cannot embed, and says which kinds can', () => {

@@ -1,12 +1,14 @@
 /**
  * Model specs (config/model-spec.ts) → the seams each role needs. One factory per `kind` in
  * FACTORIES: adding a kind (say `llama-cpp` or `torch`) is one schema entry and one entry here.
+ * The judge role's `format` is turned into a Judge by run/judge-formats.ts (shared with the CLI's
+ * judge specs) over the JudgeBackend each kind provides (judgeBackendOf).
  * API keys are read from the environment variable the spec names, here and nowhere else; they
  * never enter a config, a log or a run directory.
  */
 import type { ChatModel, Embedder, Judge, TrainablePolicy } from '../core/models.js';
 import { ConfigError } from '../core/errors.js';
-import { loadEmbedder, loadGuard, loadPolicy, ScriptedAttacker } from '../arena/agents.js';
+import { guardPrompt, loadEmbedder, loadGuard, loadPolicy, ScriptedAttacker } from '../arena/agents.js';
 import { fromCache, type ArenaBuild } from '../arena/build.js';
 import type { ArenaConfig } from '../arena/config.js';
 import { ThoughtGuidedPolicy } from '../arena/scripted.js';
@@ -15,6 +17,7 @@ import type { ModelKind, ModelRole, ModelSpec } from '../config/model-spec.js';
 import { loadCheckpoint } from '../engine/checkpoint/hf-checkpoint.js';
 import { OpenAiCompatibleModel } from '../models/http/openai-compatible.js';
 import { PromptJudge } from '../models/http/prompt-judge.js';
+import { checkpointJudgeBackend, judgeWithFormat, type JudgeBackend } from './judge-formats.js';
 import { TrafficController, type Clock } from '../models/http/traffic.js';
 import { MeanPoolEmbedder } from '../models/local/local-scorers.js';
 import { LazyLlamaCppModel } from '../models/llamacpp/lazy.js';
@@ -70,7 +73,8 @@ function arenaModel(_spec: Extract<ModelSpec, { kind: 'arena' }>, context: Build
   }
 }
 
-function serverModel(spec: Extract<ModelSpec, { kind: 'openai-compatible' }>, context: BuildModelContext): BuiltModel {
+/** The server a spec names, with its traffic controller; the key is read from the variable the spec names. */
+function openServer(spec: Extract<ModelSpec, { kind: 'openai-compatible' }>, context: BuildModelContext): { id: string; model: OpenAiCompatibleModel; traffic: TrafficController } {
   let apiKey: string | undefined;
   if (spec.apiKeyEnv) {
     apiKey = context.env[spec.apiKeyEnv];
@@ -89,13 +93,16 @@ function serverModel(spec: Extract<ModelSpec, { kind: 'openai-compatible' }>, co
     traffic,
     ...(context.fetch ? { fetch: context.fetch } : {}),
   });
-  return {
-    id,
-    chat: model,
-    embedder: model,
-    judge: new PromptJudge(model, { id, topLogprobs: spec.topLogprobs }),
-    traffic,
-  };
+  return { id, model, traffic };
+}
+
+function serverJudgeBackend(id: string, model: OpenAiCompatibleModel, spec: { topLogprobs: number }): JudgeBackend {
+  return { id, chat: () => model, completion: () => model, topLogprobs: spec.topLogprobs };
+}
+
+function serverModel(spec: Extract<ModelSpec, { kind: 'openai-compatible' }>, context: BuildModelContext): BuiltModel {
+  const { id, model, traffic } = openServer(spec, context);
+  return { id, chat: model, embedder: model, judge: judgeWithFormat(spec.format, serverJudgeBackend(id, model, spec), formatOptions(spec)), traffic };
 }
 
 function checkpointModel(spec: Extract<ModelSpec, { kind: 'checkpoint' }>, context: BuildModelContext): BuiltModel {
@@ -104,6 +111,7 @@ function checkpointModel(spec: Extract<ModelSpec, { kind: 'checkpoint' }>, conte
     const { model, tokenizer } = loadCheckpoint(spec.path);
     return { id, embedder: new MeanPoolEmbedder(id, model, tokenizer) };
   }
+  if (context.role === 'judge') return { id, judge: judgeWithFormat(spec.format, checkpointJudgeBackend(spec.path, id), formatOptions(spec)) };
   const policy = loadPolicy(spec.path, id, context.seed);
   return { id, chat: policy, policy, judge: new PromptJudge(policy, { id }) };
 }
@@ -111,10 +119,44 @@ function checkpointModel(spec: Extract<ModelSpec, { kind: 'checkpoint' }>, conte
 /** A GGUF file run in-process by llama.cpp: chat for the attacker or target, verdict-token probabilities as a judge. */
 function llamaCppModel(spec: Extract<ModelSpec, { kind: 'llama-cpp' }>, context: BuildModelContext): BuiltModel {
   const id = spec.id ?? `llama-cpp:${basename(spec.path)}`;
-  const model = new LazyLlamaCppModel(id, spec);
-  if (context.role === 'judge') return { id, judge: model.judge() };
+  const model = lazyLlamaCpp(id, spec);
+  if (context.role === 'judge') return { id, judge: judgeWithFormat(spec.format, llamaCppJudgeBackend(model), formatOptions(spec)) };
   if (context.role === 'embedder') throw new ConfigError(`${context.source}: a llama-cpp model cannot embed here; use kind openai-compatible (/v1/embeddings), checkpoint or arena`);
   return { id, chat: model };
+}
+
+/** The GGUF model of a spec; the judge fields are ours, not llama.cpp's (its loader reads a strict spec). */
+function lazyLlamaCpp(id: string, spec: Extract<ModelSpec, { kind: 'llama-cpp' }>): LazyLlamaCppModel {
+  const { format: _format, rubric: _rubric, ...model } = spec;
+  return new LazyLlamaCppModel(id, model);
+}
+
+/** A GGUF model as a judge backend: chat and completions by llama.cpp, verdict-token probabilities in-process. */
+function llamaCppJudgeBackend(model: LazyLlamaCppModel): JudgeBackend {
+  return { id: model.id, chat: () => model, completion: () => model, arenaGuard: (id) => model.judge(guardPrompt, id), defaultJudge: () => model.judge() };
+}
+
+function formatOptions(spec: { rubric?: string }): { rubric?: string } {
+  return spec.rubric ? { rubric: spec.rubric } : {};
+}
+
+/**
+ * The judge backend a model spec names (the CLI's judge specs put a format on it): a server,
+ * a checkpoint in-process, or a GGUF file; the arena's own guard is not a backend for formats.
+ */
+export function judgeBackendOf(spec: ModelSpec, context: BuildModelContext): JudgeBackend {
+  switch (spec.kind) {
+    case 'arena':
+      throw new ConfigError(`${context.source}: a judge format needs a model (openai-compatible, checkpoint or llama-cpp); the arena's guard is the judge spec arena-guard`);
+    case 'checkpoint':
+      return checkpointJudgeBackend(spec.path);
+    case 'llama-cpp':
+      return llamaCppJudgeBackend(lazyLlamaCpp(spec.id ?? `llama-cpp:${basename(spec.path)}`, spec));
+    case 'openai-compatible': {
+      const { id, model } = openServer(spec, { ...context, role: 'judge' });
+      return serverJudgeBackend(id, model, spec);
+    }
+  }
 }
 
 export const FACTORIES: { [K in ModelKind]: Factory<K> } = {

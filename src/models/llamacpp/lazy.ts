@@ -43,8 +43,7 @@ export class LazyLlamaCppModel implements ChatModel, CompletionModel {
    * template renders the target's view of the conversation (a Llama Guard GGUF builds its guard
    * prompt in that template), or after `formatPrompt` where the caller gives one.
    */
-  judge(formatPrompt: (conversation: readonly Message[]) => Message[] = (c) => [...c]): Judge {
-    const id = `${this.id}:judge`;
+  judge(formatPrompt: (conversation: readonly Message[]) => Message[] = (c) => [...c], id = `${this.id}:judge`): Judge {
     let judge: LlamaCppJudge | undefined;
     return {
       id,
