@@ -3,15 +3,14 @@
  * a sequence's start are masked and its positions start at 0), prefilled in one forward, then
  * decoded one token per step for the whole batch. Each sequence has its own temperature, top-p,
  * token budget and stop tokens, so one batch can hold MTSA's four regeneration temperatures.
- * No tape: this is inference only. Stop *strings* are the caller's (it owns the tokenizer).
+ * The forward itself is the model's (LlamaModel.forwardHidden with a KvCache); this file only
+ * batches and samples. Stop *strings* are the caller's (it owns the tokenizer).
  */
 import { assert } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { kernels } from './kernels/index.js';
 import { withBufferScope } from './memory.js';
-import type { LlamaModel } from './nn/llama.js';
-import * as ops from './ops/index.js';
-import { applyRopeInPlace } from './ops/rope.js';
+import { KvCache, type LlamaModel } from './nn/llama.js';
 import { Tensor, noGrad } from './tensor.js';
 
 export interface SamplingSettings {
@@ -35,119 +34,19 @@ export interface GenerationResult {
   finishReason: 'stop' | 'length' | 'context';
 }
 
-/** Key/value cache for a batch: per layer (B, capacity, KV·D). */
-export class KvCache {
-  readonly keys: Float32Array[];
-  readonly values: Float32Array[];
-  /** positions filled so far (the same for every sequence: prompts are left-padded) */
-  length = 0;
-
-  constructor(
-    readonly model: LlamaModel,
-    readonly batch: number,
-    readonly capacity: number,
-    /** first real (non-padding) position of each sequence */
-    readonly start: Int32Array,
-  ) {
-    const width = model.config.numKvHeads * model.headDim;
-    this.keys = model.layers.map(() => new Float32Array(batch * capacity * width));
-    this.values = model.layers.map(() => new Float32Array(batch * capacity * width));
-  }
-}
-
-/** A cache holding only the given rows of `cache` (finished sequences leave the batch). */
-export function compactCache(cache: KvCache, keep: readonly number[]): KvCache {
-  const next = new KvCache(
-    cache.model,
-    keep.length,
-    cache.capacity,
-    Int32Array.from(keep, (r) => cache.start[r]),
-  );
-  const width = cache.model.config.numKvHeads * cache.model.headDim;
-  const used = cache.length * width;
-  for (let l = 0; l < cache.keys.length; l++) {
-    keep.forEach((row, i) => {
-      const from = row * cache.capacity * width;
-      const to = i * cache.capacity * width;
-      next.keys[l].set(cache.keys[l].subarray(from, from + used), to);
-      next.values[l].set(cache.values[l].subarray(from, from + used), to);
-    });
-  }
-  next.length = cache.length;
-  return next;
-}
-
 /**
- * Runs new tokens (B, n) through the model at cache positions length..length+n−1, stores their
- * keys/values, and returns the final-norm hidden state of each sequence's last new token (B, C).
+ * Runs n new tokens per sequence (B, n) through the model's forward with the cache, and returns the
+ * final-norm hidden state of each sequence's last new token (B, C).
  */
-export function forwardCached(model: LlamaModel, cache: KvCache, ids: Int32Array, n: number): Float32Array {
-  const { numHeads: H, numKvHeads: KV, rmsNormEps: eps, ropeTheta: theta, hiddenSize: C } = model.config;
-  const D = model.headDim;
+function lastHidden(model: LlamaModel, cache: KvCache, ids: Int32Array, n: number): Float32Array {
+  const C = model.config.hiddenSize;
   const B = cache.batch;
-  const L0 = cache.length;
-  const L = L0 + n;
-  assert(ids.length === B * n, () => `forwardCached: ${ids.length} ids for batch ${B} × ${n}`);
-  assert(L <= cache.capacity, () => `forwardCached: ${L} positions exceed the cache capacity ${cache.capacity}`);
-  assert(L <= model.config.maxPositions, () => `generation reached ${L} positions, beyond maxPositions ${model.config.maxPositions}`);
-  const positions = new Int32Array(B * n);
-  for (let b = 0; b < B; b++) for (let t = 0; t < n; t++) positions[b * n + t] = Math.max(0, L0 + t - cache.start[b]);
-  const kern = kernels();
-  const width = KV * D;
-  const group = H / KV;
-  const scale = 1 / Math.sqrt(D);
-  return noGrad(() =>
-    withBufferScope(() => {
-      let x = ops.embedding(model.embed, ids); // (B·n, C)
-      const scores = new Float32Array(n * L);
-      model.layers.forEach((layer, l) => {
-        const h = ops.rmsNorm(x, layer.inputNorm, eps);
-        const q = ops.linear(h, layer.q).data; // (B·n, H·D)
-        const k = ops.linear(h, layer.k).data; // (B·n, KV·D)
-        const v = ops.linear(h, layer.v).data;
-        applyRopeInPlace(q, B * n, H, D, positions, theta);
-        applyRopeInPlace(k, B * n, KV, D, positions, theta);
-        const keys = cache.keys[l];
-        const values = cache.values[l];
-        for (let b = 0; b < B; b++) {
-          const base = (b * cache.capacity + L0) * width;
-          keys.set(k.subarray(b * n * width, (b + 1) * n * width), base);
-          values.set(v.subarray(b * n * width, (b + 1) * n * width), base);
-        }
-        const attention = Tensor.zeros([B * n, H * D]);
-        if (n === 1) {
-          kern.attendCached(q, keys, values, attention.data, cache.start, { batch: B, heads: H, kvHeads: KV, headDim: D, capacity: cache.capacity, length: L }, scale);
-        } else {
-          for (let b = 0; b < B; b++) {
-            const start = cache.start[b];
-            const cacheBase = b * cache.capacity * width;
-            for (let hd = 0; hd < H; hd++) {
-              const kvOffset = cacheBase + Math.floor(hd / group) * D;
-              const qOffset = b * n * H * D + hd * D;
-              // scores (n, L) = q (n, D) · Kᵀ over every cached position, then causal softmax
-              kern.sgemm(false, true, n, L, D, scale, q, qOffset, H * D, keys, kvOffset, width, 0, scores, 0, L);
-              for (let t = 0; t < n; t++) {
-                const row = t * L;
-                const last = L0 + t; // causal: query t sees keys start..L0+t
-                const from = Math.min(start, last);
-                scores.fill(-Infinity, row, row + from);
-                scores.fill(-Infinity, row + last + 1, row + L);
-              }
-              kern.softmaxRows(scores, 0, n, L, null);
-              kern.sgemm(false, false, n, D, L, 1, scores, 0, L, values, kvOffset, width, 0, attention.data, qOffset, H * D);
-            }
-          }
-        }
-        x = ops.add(x, ops.linear(attention, layer.o));
-        const h2 = ops.rmsNorm(x, layer.postNorm, eps);
-        x = ops.add(x, ops.linear(ops.swiglu(ops.linear(h2, layer.gate), ops.linear(h2, layer.up)), layer.down));
-      });
-      cache.length = L;
-      const last = new Float32Array(B * C);
-      for (let b = 0; b < B; b++) last.set(x.data.subarray((b * n + n - 1) * C, (b * n + n) * C), b * C);
-      return ops.rmsNorm(new Tensor(last, [B, C]), model.finalNorm, eps).data.slice();
-    }),
-  );
+  return withBufferScope(() => {
+    const hidden = model.forwardHidden({ ids, batch: B, seqLen: n }, cache).data;
+    const last = new Float32Array(B * C);
+    for (let b = 0; b < B; b++) last.set(hidden.subarray((b * n + n - 1) * C, (b * n + n) * C), b * C);
+    return last;
+  });
 }
 
 /** Next-token logits (B, V) from hidden states (B, C). */
@@ -256,7 +155,7 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
   // forced[b]: tokens still to feed without sampling; forceUsed[b]: the one insertion happened
   const forced: number[][] = prompts.map(() => []);
   const forceUsed = new Uint8Array(B);
-  let hidden = forwardCached(model, cache, ids, promptLength);
+  let hidden = lastHidden(model, cache, ids, promptLength);
   for (;;) {
     const logits = headLogits(model, hidden, rows.length);
     const next = new Int32Array(rows.length).fill(options.padId);
@@ -290,9 +189,9 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
     });
     if (running.length === 0) break;
     if (running.length <= rows.length / 2 && rows.length > 4) {
-      cache = compactCache(cache, running);
+      cache = cache.keepRows(running);
       rows = running.map((r) => rows[r]);
-      hidden = forwardCached(
+      hidden = lastHidden(
         model,
         cache,
         Int32Array.from(running, (r) => next[r]),
@@ -300,7 +199,7 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
       );
       continue;
     }
-    hidden = forwardCached(model, cache, next, 1);
+    hidden = lastHidden(model, cache, next, 1);
   }
   return results;
 }
