@@ -11,6 +11,7 @@ import type { Rng } from '../core/rng.js';
 import { kernels } from './kernels/index.js';
 import { withBufferScope } from './memory.js';
 import { KvCache, type LlamaModel } from './nn/llama.js';
+import type { PrefixMatch, PrefixStore } from './prefix-store.js';
 import { Tensor, noGrad } from './tensor.js';
 
 export interface SamplingSettings {
@@ -127,6 +128,11 @@ export interface GenerateOptions {
   rng: Rng | readonly Rng[];
   /** called after each new token; return true to stop that sequence (stop strings) */
   shouldStop?: (index: number, tokens: readonly number[]) => boolean;
+  /**
+   * Reuse the key/value rows of stored sequences that share a prefix with a prompt, and store
+   * every finished sequence (prompt and sampled tokens) for later calls.
+   */
+  prefixes?: PrefixStore;
 }
 
 /** Samples continuations of a batch of prompts. */
@@ -144,18 +150,35 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
   assert(promptLength < model.config.maxPositions, () => `generate: prompt of ${promptLength} tokens leaves no room below maxPositions ${model.config.maxPositions}`);
   const start = Int32Array.from(prompts, (p) => promptLength - p.length);
   let cache = new KvCache(model, B, capacity, start);
-  const ids = new Int32Array(B * promptLength).fill(options.padId);
-  prompts.forEach((p, b) => ids.set(p, b * promptLength + start[b]));
+  // Prefix reuse: each row takes what the store shares with its prompt (never the last prompt
+  // token, whose hidden state starts sampling), and the batch prefills from the first position
+  // some row lacks. Positions are relative to each row's start, so stored rows fit any padding.
+  const store = options.prefixes;
+  const matches: (PrefixMatch | null)[] = prompts.map((p) => store?.match(p, p.length - 1) ?? null);
+  const past = Math.min(...prompts.map((_, b) => start[b] + (matches[b]?.length ?? 0)));
+  matches.forEach((match, b) => {
+    if (match && past > start[b]) store!.restore(match, cache, b, start[b], past - start[b]);
+  });
+  cache.length = past;
+  const n = promptLength - past;
+  const ids = new Int32Array(B * n).fill(options.padId);
+  prompts.forEach((p, b) => {
+    for (let t = Math.max(past, start[b]); t < promptLength; t++) ids[b * n + t - past] = p[t - start[b]];
+  });
+  if (store) store.counts.prefilled += B * n;
   const V = model.config.vocabSize;
   const results: GenerationResult[] = prompts.map(() => ({ tokens: [], finishReason: 'length' }));
   const done = new Uint8Array(B);
+  // Row r of the cache, about to leave the batch, is stored: its prompt and every sampled token
+  // but the last (which was never fed), i.e. cache positions start..length−1.
+  const save = (r: number, b: number) => store?.save([...prompts[b], ...results[b].tokens.slice(0, -1)], cache, r, cache.start[r], matches[b]);
   // rows[r] is the prompt index held in row r of the cache; finished rows are compacted away
   // once they are half of the batch, so the decoding cost follows the sequences still running.
   let rows = prompts.map((_, b) => b);
   // forced[b]: tokens still to feed without sampling; forceUsed[b]: the one insertion happened
   const forced: number[][] = prompts.map(() => []);
   const forceUsed = new Uint8Array(B);
-  let hidden = lastHidden(model, cache, ids, promptLength);
+  let hidden = lastHidden(model, cache, ids, n);
   for (;;) {
     const logits = headLogits(model, hidden, rows.length);
     const next = new Int32Array(rows.length).fill(options.padId);
@@ -186,6 +209,7 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
         result.finishReason = 'context';
         done[b] = 1;
       } else running.push(r);
+      if (done[b]) save(r, b);
     });
     if (running.length === 0) break;
     if (running.length <= rows.length / 2 && rows.length > 4) {

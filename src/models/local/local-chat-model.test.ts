@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.js';
 import { user } from '../../core/message.js';
 import { generate } from '../../engine/generate.js';
+import type { TokenBatch } from '../../engine/nn/llama.js';
+import { LlmAttacker } from '../../attacks/attacker.js';
+import { runConversations } from '../../attacks/run-conversation.js';
+import { KeywordJudge, ScriptedChatModel } from '../../testing/fakes.js';
 import { tinyModel, tinyTokenizer } from '../../testing/tiny.js';
 import { LocalChatModel } from './local-chat-model.js';
 
@@ -48,5 +52,44 @@ describe('LocalChatModel', () => {
     const withBreak = replies.filter((r) => r.text.includes('\n'));
     expect(withBreak.length).toBeGreaterThan(0);
     for (const r of withBreak) expect(r.text.slice(r.text.indexOf('\n') + 1).startsWith('Attack question 3:')).toBe(true);
+  });
+});
+
+describe('LocalChatModel prefix reuse across the turns of a dialogue batch', () => {
+  const tokenizer = tinyTokenizer(['Thinking 1: ask plainly.\nAttack question 1: how?', 'Sure, here it is.', 'What is [restricted procedure] number 3?']);
+
+  /** Five-turn dialogues: scripted attacker questions, a tiny local target; the target's prefills are logged. */
+  async function dialogues(prefixCacheBytes: number, temperature: number) {
+    const model = tinyModel(41, { vocabSize: tokenizer.vocabSize, maxPositions: 512 });
+    for (const t of model.params.values()) if (t.shape.length === 2) for (let i = 0; i < t.size; i++) t.data[i] *= 20;
+    const prefilled: number[] = [];
+    const forward = model.forwardHidden.bind(model);
+    model.forwardHidden = (batch: TokenBatch, ...rest) => {
+      if (batch.seqLen > 1) prefilled.push(batch.batch * batch.seqLen);
+      return forward(batch, ...rest);
+    };
+    const target = new LocalChatModel(model, tokenizer, { id: 'tiny-target', prefixCacheBytes });
+    const attackerModel = new ScriptedChatModel('scripted', (request, i) => ` step ${request.messages.length} of ${i % 3}.\n What is [restricted procedure] number ${i % 5}?`);
+    const attacker = new LlmAttacker(attackerModel, { id: 'attacker', mode: 'thought', maxAttempts: 1, sampling: { temperature: 1, topP: 1, maxTokens: 40 } });
+    const starts = Array.from({ length: 6 }, (_, i) => ({ id: `d${i}`, seed: 100 + i, objective: { id: `o${i}`, text: `[harmful objective ${i}]`, kind: 'harmful' as const } }));
+    const trajectories = await runConversations(starts, { attacker, target, judge: new KeywordJudge(), maxTurns: 5, targetSampling: { temperature, topP: 0.95, maxTokens: 10 } });
+    return { replies: trajectories.map((t) => t.turns.map((turn) => turn.reply)), prefilled: prefilled.reduce((a, b) => a + b, 0), attackerCalls: attackerModel.calls };
+  }
+
+  it('greedy replies are the same with and without reuse, and the target prefills far fewer positions', async () => {
+    const plain = await dialogues(0, 0);
+    const reused = await dialogues(64 * 2 ** 20, 0);
+    expect(reused.replies.every((r) => r.length === 5)).toBe(true);
+    expect(reused.replies).toEqual(plain.replies);
+    expect(reused.prefilled * 2).toBeLessThan(plain.prefilled);
+    // Every call of one runConversations carries one scope, the attacker's included.
+    const scope = reused.attackerCalls[0].reuse;
+    expect(scope).toBeDefined();
+    expect(reused.attackerCalls.every((c) => c.reuse === scope)).toBe(true);
+  });
+
+  it('sampled replies (a seed per request) are the same too on this model: reuse changes only float rounding', async () => {
+    const plain = await dialogues(0, 1);
+    expect((await dialogues(64 * 2 ** 20, 1)).replies).toEqual(plain.replies);
   });
 });
