@@ -171,7 +171,7 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
   const done = new Uint8Array(B);
   // Row r of the cache, about to leave the batch, is stored: its prompt and every sampled token
   // but the last (which was never fed), i.e. cache positions start..length−1.
-  const save = (r: number, b: number) => store?.save([...prompts[b], ...results[b].tokens.slice(0, -1)], cache, r, cache.start[r], matches[b]);
+  const save = (r: number, b: number) => store?.save([...prompts[b], ...results[b].tokens.slice(0, -1)], prompts[b].length, cache, r, cache.start[r], matches[b]);
   // rows[r] is the prompt index held in row r of the cache; finished rows are compacted away
   // once they are half of the batch, so the decoding cost follows the sequences still running.
   let rows = prompts.map((_, b) => b);

@@ -88,4 +88,21 @@ describe('prefix reuse (PrefixStore)', () => {
     expect(store.match([5, 6, 7, 8], 3)?.length).toBe(3);
     expect(store.match([4, 6], 1)).toBeNull();
   });
+
+  it("a prompt that shares only part of an entry's prompt leaves it; one that continues it past its prompt replaces it", () => {
+    const model = sharpModel(35);
+    const store = new PrefixStore(model, 2 ** 20);
+    const greedy = { temperature: 0, topP: 1, maxNewTokens: 3, stopTokenIds: [] };
+    const [first] = generate(model, [[5, 6, 7, 8]], { padId: 0, settings: greedy, rng: new Rng(1), prefixes: store });
+    const held = store.heldBytes;
+    // another dialogue opening with the same token (a shared template prefix): both entries stay
+    generate(model, [[5, 9, 9]], { padId: 0, settings: greedy, rng: new Rng(1), prefixes: store });
+    expect(store.match([5, 6, 7, 8, 9], 5)?.length).toBe(4);
+    expect(store.heldBytes).toBeGreaterThan(held);
+    // the first dialogue's next turn: its prompt repeats the first prompt and part of the reply
+    generate(model, [[5, 6, 7, 8, first.tokens[0], 30, 31]], { padId: 0, settings: greedy, rng: new Rng(1), prefixes: store });
+    const width = model.config.numKvHeads * model.headDim;
+    const bytesOf = (tokens: number) => 2 * model.layers.length * tokens * width * 4;
+    expect(store.heldBytes).toBe(bytesOf(3 + 2) + bytesOf(7 + 2));
+  });
 });

@@ -6,16 +6,19 @@
  * relative positions of a new left-padded batch are what a prefill would compute, up to float
  * rounding (products of other shapes round differently).
  *
- * Bounded: entries are dropped least recently used first once their bytes exceed `maxBytes`; an
- * entry whose tokens begin a newer entry, or that a newer entry was continued from, is dropped at
- * once (the newer one holds its useful rows). Everything happens in call order, so a store filled
- * by the same calls holds the same rows.
+ * Bounded: entries are dropped least recently used first once their bytes exceed `maxBytes`. An
+ * entry is dropped at once when a newer one holds all its useful rows: when its tokens begin the
+ * newer entry, or when the newer entry's prompt continued it past its own prompt (the next turn of
+ * the same dialogue, whose re-encoded reply may part from the sampled tokens). Everything happens
+ * in call order, so a store filled by the same calls holds the same rows.
  */
 import { assert } from '../core/errors.js';
 import type { KvCache, LlamaModel } from './nn/llama.js';
 
 interface Entry {
   tokens: Int32Array;
+  /** how many of the tokens were the prompt (the rest were sampled) */
+  promptLength: number;
   /** per layer (tokens, KV·D) */
   keys: Float32Array[];
   values: Float32Array[];
@@ -74,10 +77,11 @@ export class PrefixStore {
   }
 
   /**
-   * Stores row `row` of the cache, positions at..at+tokens.length−1, as the sequence `tokens`.
-   * `continued` is the entry the row's prompt was restored from: the new entry replaces it.
+   * Stores row `row` of the cache, positions at..at+tokens.length−1, as the sequence `tokens`
+   * whose first `promptLength` were the prompt. `continued` is the match the row's prompt was
+   * restored from: if it went past that entry's prompt, the new entry replaces it.
    */
-  save(tokens: readonly number[], cache: KvCache, row: number, at: number, continued?: PrefixMatch | null): void {
+  save(tokens: readonly number[], promptLength: number, cache: KvCache, row: number, at: number, continued?: PrefixMatch | null): void {
     assert(cache.model === this.model, 'PrefixStore.save: the cache belongs to another model');
     const width = cache.width;
     const n = tokens.length;
@@ -86,13 +90,15 @@ export class PrefixStore {
     const from = (row * cache.capacity + at) * width;
     const entry: Entry = {
       tokens: Int32Array.from(tokens),
+      promptLength,
       keys: cache.keys.map((k) => k.slice(from, from + n * width)),
       values: cache.values.map((v) => v.slice(from, from + n * width)),
       bytes,
       lastUse: ++this.clock,
     };
+    const replaced = continued && continued.length >= continued.entry.promptLength ? continued.entry : null;
     this.entries = this.entries.filter((old) => {
-      const drop = old === continued?.entry || (old.tokens.length <= n && old.tokens.every((t, i) => t === tokens[i]));
+      const drop = old === replaced || (old.tokens.length <= n && old.tokens.every((t, i) => t === tokens[i]));
       if (drop) this.bytes -= old.bytes;
       return !drop;
     });
