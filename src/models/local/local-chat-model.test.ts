@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.js';
 import { user } from '../../core/message.js';
+import { ReuseScope } from '../../core/models.js';
 import { generate } from '../../engine/generate.js';
 import type { TokenBatch } from '../../engine/nn/llama.js';
 import { LlmAttacker } from '../../attacks/attacker.js';
@@ -86,6 +87,31 @@ describe('LocalChatModel prefix reuse across the turns of a dialogue batch', () 
     const scope = reused.attackerCalls[0].reuse;
     expect(scope).toBeDefined();
     expect(reused.attackerCalls.every((c) => c.reuse === scope)).toBe(true);
+  });
+
+  it("a scope reuses only its own calls: a new scope (another evaluation cell, another worker's job) prefills everything again", async () => {
+    const model = tinyModel(42, { vocabSize: tokenizer.vocabSize, maxPositions: 256 });
+    const calls: number[] = [];
+    const forward = model.forwardHidden.bind(model);
+    model.forwardHidden = (batch: TokenBatch, ...rest) => {
+      calls.push(batch.batch * batch.seqLen);
+      return forward(batch, ...rest);
+    };
+    const chat = new LocalChatModel(model, tokenizer, { id: 'tiny' });
+    /** the reply, and the positions of the call's first forward (its prefill) */
+    const ask = async (reuse: ReuseScope) => {
+      const from = calls.length;
+      const [reply] = await chat.generate([{ messages: [user('What is [restricted procedure] number 3?')], sampling: { temperature: 0, topP: 1, maxTokens: 8 }, reuse }]);
+      return { text: reply.text, prefilled: calls[from], prompt: reply.usage.promptTokens };
+    };
+    const first = new ReuseScope();
+    const a = await ask(first);
+    const b = await ask(first);
+    const c = await ask(new ReuseScope());
+    expect([b.text, c.text]).toEqual([a.text, a.text]);
+    expect(a.prefilled).toBe(a.prompt);
+    expect(b.prefilled).toBe(1); // the same prompt again in the same scope: only its last token
+    expect(c.prefilled).toBe(a.prompt);
   });
 
   it('sampled replies (a seed per request) are the same too on this model: reuse changes only float rounding', async () => {

@@ -26,7 +26,10 @@ export interface LocalModelOptions {
   prefixCacheBytes?: number;
 }
 
-/** 256 MiB: a batch of 128 five-turn dialogues of the arena's models needs about half of it. */
+/**
+ * 256 MiB: a position costs 2 · layers · KV heads · head size · 4 bytes (2 KiB for the arena's
+ * attacker and target), so this holds 128k positions — 128 dialogues of 1000 tokens each.
+ */
 const DEFAULT_PREFIX_CACHE_BYTES = 256 * 2 ** 20;
 
 export class LocalChatModel implements ChatModel {
