@@ -52,9 +52,10 @@ for (const model of [attackerModel, targetModel]) {
   };
 }
 
-/** Samples every prompt as LocalChatModel does: sorted by length, in batches of at most 64. */
+/** Samples every prompt as LocalChatModel does: sorted by positions left to prefill, then length, in batches of at most 64. */
 function sampleAll(model: LlamaModel, prompts: number[][], maxNewTokens: number, seeds: number[], store: PrefixStore | undefined): number[][] {
-  const order = prompts.map((_, i) => i).sort((a, b) => prompts[a].length - prompts[b].length || a - b);
+  const uncached = prompts.map((p) => p.length - (store?.reusable(p, p.length - 1) ?? 0));
+  const order = prompts.map((_, i) => i).sort((a, b) => uncached[a] - uncached[b] || prompts[a].length - prompts[b].length || a - b);
   const out: number[][] = new Array(prompts.length);
   const settings: SamplingSettings = { temperature: 1, topP: 0.95, maxNewTokens, stopTokenIds: [] };
   for (let i = 0; i < order.length; i += MAX_BATCH) {

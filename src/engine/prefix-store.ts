@@ -52,6 +52,17 @@ export class PrefixStore {
 
   /** The stored sequence sharing the longest prefix with `tokens`, capped at `limit` tokens (first found on ties). */
   match(tokens: readonly number[], limit: number): PrefixMatch | null {
+    const best = this.longest(tokens, limit);
+    if (best) best.entry.lastUse = ++this.clock;
+    return best;
+  }
+
+  /** How many of `tokens` a prefill could skip (the longest match, capped at `limit`), without counting as a use. */
+  reusable(tokens: readonly number[], limit: number): number {
+    return this.longest(tokens, limit)?.length ?? 0;
+  }
+
+  private longest(tokens: readonly number[], limit: number): PrefixMatch | null {
     let best: PrefixMatch | null = null;
     for (const entry of this.entries) {
       const cap = Math.min(limit, entry.tokens.length, tokens.length);
@@ -59,7 +70,6 @@ export class PrefixStore {
       while (n < cap && entry.tokens[n] === tokens[n]) n++;
       if (n > 0 && n > (best?.length ?? 0)) best = { entry, length: n };
     }
-    if (best) best.entry.lastUse = ++this.clock;
     return best;
   }
 

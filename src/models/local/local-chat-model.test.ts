@@ -114,6 +114,31 @@ describe('LocalChatModel prefix reuse across the turns of a dialogue batch', () 
     expect(c.prefilled).toBe(a.prompt);
   });
 
+  it('batches prompts by the positions left to prefill, so continued dialogues are not held back by fresh ones', async () => {
+    const model = tinyModel(43, { vocabSize: tokenizer.vocabSize, maxPositions: 512 });
+    const calls: { batch: number; seqLen: number }[] = [];
+    const forward = model.forwardHidden.bind(model);
+    model.forwardHidden = (batch: TokenBatch, ...rest) => {
+      calls.push({ batch: batch.batch, seqLen: batch.seqLen });
+      return forward(batch, ...rest);
+    };
+    const chat = new LocalChatModel(model, tokenizer, { id: 'tiny', maxBatch: 2 });
+    const reuse = new ReuseScope();
+    const sampling = { temperature: 0, topP: 1, maxTokens: 4 };
+    const opening = (n: number) => [user(`What is [restricted procedure] number ${n}? `.repeat(n))];
+    // two dialogues of 3 and 5 repetitions, then their next turns beside fresh prompts of 4 and 6
+    const replies = await chat.generate([3, 5].map((n) => ({ messages: opening(n), sampling, reuse })));
+    const next = [3, 5].map((n, i) => ({ messages: [...opening(n), { role: 'assistant' as const, content: replies[i].text }, user('Sure, here it is.')], sampling, reuse }));
+    const from = calls.length;
+    await chat.generate([next[0], { messages: opening(4), sampling, reuse }, next[1], { messages: opening(6), sampling, reuse }]);
+    // Sorted by prompt length the batches would be (3-next, 4) and (5-next, 6), each prefilling a
+    // whole fresh prompt; by positions left they are (3-next, 5-next), a short prefill, and (4, 6).
+    const prefills = calls.slice(from).filter((c) => c.seqLen > 1);
+    expect(prefills).toHaveLength(2);
+    expect(prefills[0].batch).toBe(2);
+    expect(prefills[0].seqLen).toBeLessThan(chat.promptTokens(opening(3), 'assistant', 0).length);
+  });
+
   it('sampled replies (a seed per request) are the same too on this model: reuse changes only float rounding', async () => {
     const plain = await dialogues(0, 1);
     expect((await dialogues(64 * 2 ** 20, 1)).replies).toEqual(plain.replies);

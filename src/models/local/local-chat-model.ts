@@ -83,11 +83,16 @@ export class LocalChatModel implements ChatModel {
       const maxTokens = Math.max(1, Math.min(request.sampling.maxTokens, this.model.config.maxPositions - 8));
       const prefill = request.prefill ? this.template.encodeContent(request.prefill) : [];
       const ids = [...this.promptTokens(request.messages, request.generationRole ?? 'assistant', this.replyReserve(request.sampling.maxTokens, request.prefill)), ...prefill];
-      return { index, request, ids, maxTokens: Math.min(maxTokens, this.model.config.maxPositions - ids.length), store: this.prefixStore(request) };
+      const store = this.prefixStore(request);
+      // positions a prefill must run for this prompt: all of them, less what the scope holds
+      const uncached = ids.length - (store?.reusable(ids, ids.length - 1) ?? 0);
+      return { index, request, ids, maxTokens: Math.min(maxTokens, this.model.config.maxPositions - ids.length), store, uncached };
     });
-    // Batches by prompt length, within each reuse scope (in the order scopes first appear).
+    // Batches within each reuse scope (in the order scopes first appear), by the positions left to
+    // prefill: a batch prefills as many positions for every row as its row with the most needs.
+    // Without reuse that is the prompt length.
     const scopes = [...new Set(prepared.map((item) => item.store))];
-    const order = [...prepared].sort((a, b) => scopes.indexOf(a.store) - scopes.indexOf(b.store) || a.ids.length - b.ids.length || a.index - b.index);
+    const order = [...prepared].sort((a, b) => scopes.indexOf(a.store) - scopes.indexOf(b.store) || a.uncached - b.uncached || a.ids.length - b.ids.length || a.index - b.index);
     const batches: (typeof order)[] = [];
     for (const item of order) {
       const last = batches.at(-1);
