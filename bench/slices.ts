@@ -3,6 +3,8 @@
  * before/after comparisons by CPU time, which a shared machine disturbs less than wall time.
  *   node dist/bench/slices.js stage1 <cacheDir> <outDir>      Stage-1 SFT; saves R0 to outDir/R0
  *   node dist/bench/slices.js cell <cacheDir> <outDir>        one evaluation cell R0×T0, in this thread
+ *   node dist/bench/slices.js cell-reuse <cacheDir> <outDir>  that cell without, with, without and with
+ *                                                             prefix reuse: the best of each and whether the trajectories agree
  *   node dist/bench/slices.js eval <cacheDir> <outDir> <workers>  a 2×2 evaluation (R0,R0 × T0,T0)
  * Prints one JSON line: wall and CPU seconds (process.cpuUsage, all threads) of the slice.
  */
@@ -59,6 +61,31 @@ async function main(): Promise<Record<string, unknown>> {
   const redTeams = [0, 1].map((i) => attackerAgent(loadPolicy(r0, `R${i}`, seed), config.mtsa, `R${i}`));
   const targets = [0, 1].map((i) => loadPolicy(arena.checkpoints.target, `T${i}`, seed));
   const judge = loadGuard(arena);
+  if (slice === 'cell-reuse') {
+    const cell = async (reuse: boolean) => {
+      const models = {
+        redTeams: [attackerAgent(loadPolicy(r0, 'R0', seed, 64, reuse ? undefined : 0), config.mtsa, 'R0')],
+        targets: [loadPolicy(arena.checkpoints.target, 'T0', seed, 64, reuse ? undefined : 0)],
+        judge,
+      };
+      const started = performance.now();
+      const out = (await runEvaluationJob({ kind: 'attack', redTeam: 0, target: 0 }, models, suite, options)) as { trajectories: { turns: unknown[] }[] };
+      return { seconds: (performance.now() - started) / 1000, json: JSON.stringify(out.trajectories), turns: out.trajectories.reduce((n, t) => n + t.turns.length, 0) };
+    };
+    // Alternating, best of two each: the machine's other work slows whichever runs then.
+    const runs = [await cell(false), await cell(true), await cell(false), await cell(true)];
+    const best = (reuse: boolean) => Math.min(...runs.filter((_, i) => i % 2 === (reuse ? 1 : 0)).map((r) => r.seconds));
+    return {
+      slice,
+      kernels: kernels().name,
+      no_reuse_s: runs.filter((_, i) => i % 2 === 0).map((r) => Number(r.seconds.toFixed(2))),
+      reuse_s: runs.filter((_, i) => i % 2 === 1).map((r) => Number(r.seconds.toFixed(2))),
+      speedup: Number((best(false) / best(true)).toFixed(3)),
+      turns: runs[0].turns,
+      identical_trajectories: runs[0].json === runs[1].json,
+      repeatable: runs[0].json === runs[2].json && runs[1].json === runs[3].json,
+    };
+  }
   if (slice === 'cell')
     return timed(async () => ({
       dialogues: ((await runEvaluationJob({ kind: 'attack', redTeam: 0, target: 0 }, { redTeams, targets, judge }, suite, options)) as { trajectories: unknown[] }).trajectories.length,

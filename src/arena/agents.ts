@@ -35,9 +35,10 @@ function fitConversation(template: ChatTemplate, conversation: readonly Message[
   return messages;
 }
 
-export function loadPolicy(dir: string, id: string, seed: number, maxBatch = 64): LocalPolicy {
+/** `prefixCacheBytes`: LocalModelOptions' bound on prefix reuse (0 turns it off; default 256 MiB). */
+export function loadPolicy(dir: string, id: string, seed: number, maxBatch = 64, prefixCacheBytes?: number): LocalPolicy {
   const { model, tokenizer } = loadCheckpoint(dir);
-  return new LocalPolicy(model, tokenizer, { id, seed, maxBatch });
+  return new LocalPolicy(model, tokenizer, { id, seed, maxBatch, ...(prefixCacheBytes !== undefined ? { prefixCacheBytes } : {}) });
 }
 
 export function loadGuard(build: { checkpoints: Pick<ArenaBuild['checkpoints'], 'guard'> }): ClassifierJudge {

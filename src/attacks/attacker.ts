@@ -4,7 +4,7 @@
  * strategies, crescendo) implement the same interface so the runner treats them alike.
  */
 import { system, user, assistant, type Message } from '../core/message.js';
-import type { ChatModel, ChatRequest, SamplingOptions } from '../core/models.js';
+import type { ChatModel, ChatRequest, ReuseScope, SamplingOptions } from '../core/models.js';
 import { attackerSystemPrompt } from '../core/mtsa-prompts.js';
 import type { ObjectiveRef, Turn } from '../core/trajectory.js';
 import { formatAttackerMessage, parseAttackerTurn, questionMarker, thinkingMarker } from './parse-attacker-turn.js';
@@ -17,6 +17,8 @@ export interface AttackerView {
   turns: readonly Turn[];
   /** sampling override for this proposal (red-team resampling temperatures) */
   sampling?: SamplingOptions;
+  /** the dialogue batch's reuse scope, for the attacker's model calls */
+  reuse?: ReuseScope;
 }
 
 export type AttackerProposal =
@@ -80,6 +82,7 @@ export class LlmAttacker implements AttackerAgent {
           generationRole: 'user',
           sampling: view.sampling ?? this.options.sampling,
           seed: (view.seed * 1000003 + view.turns.length * 101 + attempt) >>> 0,
+          ...(view.reuse ? { reuse: view.reuse } : {}),
         };
       });
       const samples = await this.sample(

@@ -9,7 +9,7 @@
  * Dialogues may start from a prefix with a forced first turn: that is how resampling branches.
  */
 import { user } from '../core/message.js';
-import type { ChatModel, Judge, SamplingOptions } from '../core/models.js';
+import { ReuseScope, type ChatModel, type Judge, type SamplingOptions } from '../core/models.js';
 import type { ObjectiveRef, OracleLabel, Trajectory, Turn } from '../core/trajectory.js';
 import { targetMessages, type AttackerAgent, type AttackerProposal, type AttackerView } from './attacker.js';
 
@@ -43,6 +43,8 @@ export interface RunOptions {
   oracle?: (reply: string) => OracleLabel;
   /** called after every completed turn of the batch */
   onTurn?: (turn: number, active: number) => void;
+  /** the scope the attacker's and target's calls share (a fresh one per call when absent) */
+  reuse?: ReuseScope;
 }
 
 export const DEFAULT_TARGET_SAMPLING: SamplingOptions = { temperature: 1.0, topP: 0.95, maxTokens: 80 };
@@ -58,6 +60,8 @@ interface Live {
 export async function runConversations(starts: readonly ConversationStart[], options: RunOptions): Promise<Trajectory[]> {
   const live: Live[] = starts.map((start) => ({ start, turns: [...(start.prefix ?? [])], dropped: false, errored: false, warnings: [] }));
   const prefixLength = new Map(live.map((l) => [l, l.turns.length]));
+  // Each turn's prompts repeat the dialogue so far: calls in one scope may reuse its prefill.
+  const reuse = options.reuse ?? new ReuseScope();
   for (;;) {
     const active = live.filter((l) => !l.dropped && !l.errored && l.turns.length < options.maxTurns);
     if (active.length === 0) break;
@@ -76,6 +80,7 @@ export async function runConversations(starts: readonly ConversationStart[], opt
       objective: l.start.objective,
       turns: l.turns,
       sampling: isFirst(l) ? l.start.first?.attackerSampling : undefined,
+      reuse,
     }));
     const answers = views.length > 0 ? await options.attacker.propose(views) : [];
     asking.forEach((l, i) => proposals.set(l, answers[i]));
@@ -104,6 +109,7 @@ export async function runConversations(starts: readonly ConversationStart[], opt
         messages: [...targetMessages(l.turns), user(questionOf(l))],
         sampling: samplingOf(l),
         seed: (l.start.seed * 7919 + l.turns.length * 31 + 17) >>> 0,
+        reuse,
       })),
     );
     const replies = new Map<Live, { text: string; tokens: number }>();

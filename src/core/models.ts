@@ -36,6 +36,29 @@ export interface ChatRequest {
   seed?: number;
   /** return this many top log-probs of the first generated token (judges that read verdict probabilities) */
   topLogprobs?: number;
+  /**
+   * Requests carrying the same scope may reuse each other's work: an in-process backend keeps the
+   * key/value rows of the sequences it finished in the scope and prefills only what a new prompt
+   * does not share with one of them (a dialogue's next turn re-sends its whole history). Backends
+   * without such a cache ignore it.
+   */
+  reuse?: ReuseScope;
+}
+
+/**
+ * What model calls may share, and for how long: one batch of dialogues (runConversations makes one
+ * per call). A backend's state lives in the scope, never in the backend, so a result depends only
+ * on the calls made in its own scope — not on which worker thread ran what before, nor on whether
+ * earlier steps were computed or resumed from disk — and the state is dropped with the scope.
+ */
+export class ReuseScope {
+  private readonly states = new WeakMap<object, unknown>();
+
+  /** `owner`'s state in this scope, made by `make` on first use */
+  stateOf<T>(owner: object, make: () => T): T {
+    if (!this.states.has(owner)) this.states.set(owner, make());
+    return this.states.get(owner) as T;
+  }
 }
 
 export interface Usage {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/rng.js';
 import { tinyModel } from '../testing/tiny.js';
 import { generate, sampleFromProbabilities, sampleToken } from './generate.js';
+import { noGrad } from './tensor.js';
 
 describe('sampleToken', () => {
   const logits = Float32Array.from([0, 3, 1, 2.9, -5]);
@@ -58,7 +59,54 @@ describe('sampleFromProbabilities', () => {
   });
 });
 
+/** a tiny model with weights 20× the initial scale, so that greedy decoding does not just repeat */
+function sharpModel(seed: number) {
+  const model = tinyModel(seed);
+  for (const t of model.params.values()) if (t.shape.length === 2) for (let i = 0; i < t.size; i++) t.data[i] *= 20;
+  return model;
+}
+
 describe('generate', () => {
+  it('gives the tokens the separate cached forward gave before the one-forward refactor (greedy and sampled)', () => {
+    // Recorded from generate() at commit 687c4be, when sampling had its own copy of the Llama
+    // forward (forwardCached); the same with the portable and the BLAS kernels. The one forward
+    // (LlamaModel.forwardHidden with a KvCache) must reproduce them token for token.
+    const model = sharpModel(21);
+    const prompts = [[3, 4, 5, 6, 7], [9, 2], [11, 12, 13, 14, 15, 16, 17, 18], [5]];
+    const greedy = prompts.map((_, i) => ({ temperature: 0, topP: 1, maxNewTokens: 6 + 3 * i, stopTokenIds: [] }));
+    const sampled = prompts.map((_, i) => ({ temperature: 1, topP: 0.9, maxNewTokens: 6 + 3 * i, stopTokenIds: [] }));
+    expect(generate(model, prompts, { padId: 0, settings: greedy, rng: new Rng(1) }).map((r) => r.tokens)).toEqual([
+      [24, 24, 18, 18, 18, 18],
+      [56, 24, 32, 36, 6, 9, 25, 6, 8],
+      [62, 4, 9, 15, 15, 15, 9, 62, 25, 59, 19, 19],
+      [56, 48, 24, 23, 59, 24, 18, 52, 52, 4, 4, 4, 59, 24, 63],
+    ]);
+    expect(generate(model, prompts, { padId: 0, settings: sampled, rng: prompts.map((_, i) => new Rng(40 + i)) }).map((r) => r.tokens)).toEqual([
+      [29, 38, 24, 0, 26, 26],
+      [1, 48, 32, 26, 7, 4, 46, 48, 48],
+      [46, 53, 17, 30, 48, 49, 15, 15, 15, 15, 15, 52],
+      [46, 5, 1, 3, 18, 23, 44, 39, 4, 23, 45, 36, 45, 61, 24],
+    ]);
+  });
+
+  it('greedy decoding equals the argmax of the uncached training forward at every step', () => {
+    const model = sharpModel(22);
+    const prompts = [
+      [3, 4, 5, 6, 7],
+      [9, 2],
+    ];
+    const results = generate(model, prompts, { padId: 0, settings: { temperature: 0, topP: 1, maxNewTokens: 10, stopTokenIds: [] }, rng: new Rng(1) });
+    prompts.forEach((prompt, b) => {
+      const sequence = [...prompt];
+      for (let step = 0; step < 10; step++) {
+        const logits = noGrad(() => model.logits(model.forwardHidden({ ids: Int32Array.from(sequence), batch: 1, seqLen: sequence.length })).data);
+        const row = logits.subarray((sequence.length - 1) * model.config.vocabSize);
+        sequence.push(row.indexOf(Math.max(...row)));
+      }
+      expect(results[b].tokens).toEqual(sequence.slice(prompt.length));
+    });
+  });
+
   it('is deterministic for a seed, honours per-sequence budgets and stop tokens', () => {
     const model = tinyModel(5);
     const prompts = [[3, 4, 5], [7, 8], [9]];

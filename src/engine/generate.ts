@@ -3,15 +3,15 @@
  * a sequence's start are masked and its positions start at 0), prefilled in one forward, then
  * decoded one token per step for the whole batch. Each sequence has its own temperature, top-p,
  * token budget and stop tokens, so one batch can hold MTSA's four regeneration temperatures.
- * No tape: this is inference only. Stop *strings* are the caller's (it owns the tokenizer).
+ * The forward itself is the model's (LlamaModel.forwardHidden with a KvCache); this file only
+ * batches and samples. Stop *strings* are the caller's (it owns the tokenizer).
  */
 import { assert } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { kernels } from './kernels/index.js';
 import { withBufferScope } from './memory.js';
-import type { LlamaModel } from './nn/llama.js';
-import * as ops from './ops/index.js';
-import { applyRopeInPlace } from './ops/rope.js';
+import { KvCache, type LlamaModel } from './nn/llama.js';
+import type { PrefixMatch, PrefixStore } from './prefix-store.js';
 import { Tensor, noGrad } from './tensor.js';
 
 export interface SamplingSettings {
@@ -35,119 +35,19 @@ export interface GenerationResult {
   finishReason: 'stop' | 'length' | 'context';
 }
 
-/** Key/value cache for a batch: per layer (B, capacity, KV·D). */
-export class KvCache {
-  readonly keys: Float32Array[];
-  readonly values: Float32Array[];
-  /** positions filled so far (the same for every sequence: prompts are left-padded) */
-  length = 0;
-
-  constructor(
-    readonly model: LlamaModel,
-    readonly batch: number,
-    readonly capacity: number,
-    /** first real (non-padding) position of each sequence */
-    readonly start: Int32Array,
-  ) {
-    const width = model.config.numKvHeads * model.headDim;
-    this.keys = model.layers.map(() => new Float32Array(batch * capacity * width));
-    this.values = model.layers.map(() => new Float32Array(batch * capacity * width));
-  }
-}
-
-/** A cache holding only the given rows of `cache` (finished sequences leave the batch). */
-export function compactCache(cache: KvCache, keep: readonly number[]): KvCache {
-  const next = new KvCache(
-    cache.model,
-    keep.length,
-    cache.capacity,
-    Int32Array.from(keep, (r) => cache.start[r]),
-  );
-  const width = cache.model.config.numKvHeads * cache.model.headDim;
-  const used = cache.length * width;
-  for (let l = 0; l < cache.keys.length; l++) {
-    keep.forEach((row, i) => {
-      const from = row * cache.capacity * width;
-      const to = i * cache.capacity * width;
-      next.keys[l].set(cache.keys[l].subarray(from, from + used), to);
-      next.values[l].set(cache.values[l].subarray(from, from + used), to);
-    });
-  }
-  next.length = cache.length;
-  return next;
-}
-
 /**
- * Runs new tokens (B, n) through the model at cache positions length..length+n−1, stores their
- * keys/values, and returns the final-norm hidden state of each sequence's last new token (B, C).
+ * Runs n new tokens per sequence (B, n) through the model's forward with the cache, and returns the
+ * final-norm hidden state of each sequence's last new token (B, C).
  */
-export function forwardCached(model: LlamaModel, cache: KvCache, ids: Int32Array, n: number): Float32Array {
-  const { numHeads: H, numKvHeads: KV, rmsNormEps: eps, ropeTheta: theta, hiddenSize: C } = model.config;
-  const D = model.headDim;
+function lastHidden(model: LlamaModel, cache: KvCache, ids: Int32Array, n: number): Float32Array {
+  const C = model.config.hiddenSize;
   const B = cache.batch;
-  const L0 = cache.length;
-  const L = L0 + n;
-  assert(ids.length === B * n, () => `forwardCached: ${ids.length} ids for batch ${B} × ${n}`);
-  assert(L <= cache.capacity, () => `forwardCached: ${L} positions exceed the cache capacity ${cache.capacity}`);
-  assert(L <= model.config.maxPositions, () => `generation reached ${L} positions, beyond maxPositions ${model.config.maxPositions}`);
-  const positions = new Int32Array(B * n);
-  for (let b = 0; b < B; b++) for (let t = 0; t < n; t++) positions[b * n + t] = Math.max(0, L0 + t - cache.start[b]);
-  const kern = kernels();
-  const width = KV * D;
-  const group = H / KV;
-  const scale = 1 / Math.sqrt(D);
-  return noGrad(() =>
-    withBufferScope(() => {
-      let x = ops.embedding(model.embed, ids); // (B·n, C)
-      const scores = new Float32Array(n * L);
-      model.layers.forEach((layer, l) => {
-        const h = ops.rmsNorm(x, layer.inputNorm, eps);
-        const q = ops.linear(h, layer.q).data; // (B·n, H·D)
-        const k = ops.linear(h, layer.k).data; // (B·n, KV·D)
-        const v = ops.linear(h, layer.v).data;
-        applyRopeInPlace(q, B * n, H, D, positions, theta);
-        applyRopeInPlace(k, B * n, KV, D, positions, theta);
-        const keys = cache.keys[l];
-        const values = cache.values[l];
-        for (let b = 0; b < B; b++) {
-          const base = (b * cache.capacity + L0) * width;
-          keys.set(k.subarray(b * n * width, (b + 1) * n * width), base);
-          values.set(v.subarray(b * n * width, (b + 1) * n * width), base);
-        }
-        const attention = Tensor.zeros([B * n, H * D]);
-        if (n === 1) {
-          kern.attendCached(q, keys, values, attention.data, cache.start, { batch: B, heads: H, kvHeads: KV, headDim: D, capacity: cache.capacity, length: L }, scale);
-        } else {
-          for (let b = 0; b < B; b++) {
-            const start = cache.start[b];
-            const cacheBase = b * cache.capacity * width;
-            for (let hd = 0; hd < H; hd++) {
-              const kvOffset = cacheBase + Math.floor(hd / group) * D;
-              const qOffset = b * n * H * D + hd * D;
-              // scores (n, L) = q (n, D) · Kᵀ over every cached position, then causal softmax
-              kern.sgemm(false, true, n, L, D, scale, q, qOffset, H * D, keys, kvOffset, width, 0, scores, 0, L);
-              for (let t = 0; t < n; t++) {
-                const row = t * L;
-                const last = L0 + t; // causal: query t sees keys start..L0+t
-                const from = Math.min(start, last);
-                scores.fill(-Infinity, row, row + from);
-                scores.fill(-Infinity, row + last + 1, row + L);
-              }
-              kern.softmaxRows(scores, 0, n, L, null);
-              kern.sgemm(false, false, n, D, L, 1, scores, 0, L, values, kvOffset, width, 0, attention.data, qOffset, H * D);
-            }
-          }
-        }
-        x = ops.add(x, ops.linear(attention, layer.o));
-        const h2 = ops.rmsNorm(x, layer.postNorm, eps);
-        x = ops.add(x, ops.linear(ops.swiglu(ops.linear(h2, layer.gate), ops.linear(h2, layer.up)), layer.down));
-      });
-      cache.length = L;
-      const last = new Float32Array(B * C);
-      for (let b = 0; b < B; b++) last.set(x.data.subarray((b * n + n - 1) * C, (b * n + n) * C), b * C);
-      return ops.rmsNorm(new Tensor(last, [B, C]), model.finalNorm, eps).data.slice();
-    }),
-  );
+  return withBufferScope(() => {
+    const hidden = model.forwardHidden({ ids, batch: B, seqLen: n }, cache).data;
+    const last = new Float32Array(B * C);
+    for (let b = 0; b < B; b++) last.set(hidden.subarray((b * n + n - 1) * C, (b * n + n) * C), b * C);
+    return last;
+  });
 }
 
 /** Next-token logits (B, V) from hidden states (B, C). */
@@ -228,6 +128,11 @@ export interface GenerateOptions {
   rng: Rng | readonly Rng[];
   /** called after each new token; return true to stop that sequence (stop strings) */
   shouldStop?: (index: number, tokens: readonly number[]) => boolean;
+  /**
+   * Reuse the key/value rows of stored sequences that share a prefix with a prompt, and store
+   * every finished sequence (prompt and sampled tokens) for later calls.
+   */
+  prefixes?: PrefixStore;
 }
 
 /** Samples continuations of a batch of prompts. */
@@ -245,18 +150,35 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
   assert(promptLength < model.config.maxPositions, () => `generate: prompt of ${promptLength} tokens leaves no room below maxPositions ${model.config.maxPositions}`);
   const start = Int32Array.from(prompts, (p) => promptLength - p.length);
   let cache = new KvCache(model, B, capacity, start);
-  const ids = new Int32Array(B * promptLength).fill(options.padId);
-  prompts.forEach((p, b) => ids.set(p, b * promptLength + start[b]));
+  // Prefix reuse: each row takes what the store shares with its prompt (never the last prompt
+  // token, whose hidden state starts sampling), and the batch prefills from the first position
+  // some row lacks. Positions are relative to each row's start, so stored rows fit any padding.
+  const store = options.prefixes;
+  const matches: (PrefixMatch | null)[] = prompts.map((p) => store?.match(p, p.length - 1) ?? null);
+  const past = Math.min(...prompts.map((_, b) => start[b] + (matches[b]?.length ?? 0)));
+  matches.forEach((match, b) => {
+    if (match && past > start[b]) store!.restore(match, cache, b, start[b], past - start[b]);
+  });
+  cache.length = past;
+  const n = promptLength - past;
+  const ids = new Int32Array(B * n).fill(options.padId);
+  prompts.forEach((p, b) => {
+    for (let t = Math.max(past, start[b]); t < promptLength; t++) ids[b * n + t - past] = p[t - start[b]];
+  });
+  if (store) store.counts.prefilled += B * n;
   const V = model.config.vocabSize;
   const results: GenerationResult[] = prompts.map(() => ({ tokens: [], finishReason: 'length' }));
   const done = new Uint8Array(B);
+  // Row r of the cache, about to leave the batch, is stored: its prompt and every sampled token
+  // but the last (which was never fed), i.e. cache positions start..length−1.
+  const save = (r: number, b: number) => store?.save([...prompts[b], ...results[b].tokens.slice(0, -1)], prompts[b].length, cache, r, cache.start[r], matches[b]);
   // rows[r] is the prompt index held in row r of the cache; finished rows are compacted away
   // once they are half of the batch, so the decoding cost follows the sequences still running.
   let rows = prompts.map((_, b) => b);
   // forced[b]: tokens still to feed without sampling; forceUsed[b]: the one insertion happened
   const forced: number[][] = prompts.map(() => []);
   const forceUsed = new Uint8Array(B);
-  let hidden = forwardCached(model, cache, ids, promptLength);
+  let hidden = lastHidden(model, cache, ids, n);
   for (;;) {
     const logits = headLogits(model, hidden, rows.length);
     const next = new Int32Array(rows.length).fill(options.padId);
@@ -287,12 +209,13 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
         result.finishReason = 'context';
         done[b] = 1;
       } else running.push(r);
+      if (done[b]) save(r, b);
     });
     if (running.length === 0) break;
     if (running.length <= rows.length / 2 && rows.length > 4) {
-      cache = compactCache(cache, running);
+      cache = cache.keepRows(running);
       rows = running.map((r) => rows[r]);
-      hidden = forwardCached(
+      hidden = lastHidden(
         model,
         cache,
         Int32Array.from(running, (r) => next[r]),
@@ -300,7 +223,7 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
       );
       continue;
     }
-    hidden = forwardCached(model, cache, next, 1);
+    hidden = lastHidden(model, cache, next, 1);
   }
   return results;
 }

@@ -7,7 +7,7 @@
  * score R_tgt = Σ over the remaining turns of helpfulness + P(safe).
  */
 import { assistant, user, type Message } from '../core/message.js';
-import type { ChatModel, Embedder, HelpfulnessScorer, Judge, SamplingOptions, ScoredConversation } from '../core/models.js';
+import { ReuseScope, type ChatModel, type Embedder, type HelpfulnessScorer, type Judge, type SamplingOptions, type ScoredConversation } from '../core/models.js';
 import { SAFETY_HINT } from '../core/mtsa-prompts.js';
 import { Rng, hashString } from '../core/rng.js';
 import { zScores } from '../core/stats.js';
@@ -238,12 +238,14 @@ async function trajectoryRewards(models: ResamplingModels, segments: readonly (r
 }
 
 export async function resampleTarget(groups: readonly TargetGroup[], models: ResamplingModels, config: MtsaConfig, iteration: number, seed: number): Promise<TargetResult> {
+  // The rewrite and the rollouts share a reuse scope: the rollouts' prompts begin with the history the rewrite prefilled.
+  const reuse = new ReuseScope();
   // 1. Safe rewrite: the hint is appended to q_k for this call only.
   const rewrites = await models.target.generate(
     groups.map((g) => {
       const history = g.trajectory.turns.slice(0, g.turn);
       const question = g.trajectory.turns[g.turn].question;
-      return { messages: [...targetMessages(history), user(`${question}${SAFETY_HINT}`)] as Message[], sampling: config.sampling.rewrite, seed: hashString(`${g.trajectory.id}|rewrite`, seed) };
+      return { messages: [...targetMessages(history), user(`${question}${SAFETY_HINT}`)] as Message[], sampling: config.sampling.rewrite, seed: hashString(`${g.trajectory.id}|rewrite`, seed), reuse };
     }),
   );
   // 2. Roll the future out from the rewritten turn with the current attacker.
@@ -258,7 +260,7 @@ export async function resampleTarget(groups: readonly TargetGroup[], models: Res
         first: { proposal: { message: original.attackerMessage, thought: original.thought, question: original.question }, reply: rewrites[i].text },
       };
     }),
-    { ...models, maxTurns: config.maxTurns, targetSampling: config.sampling.target },
+    { ...models, maxTurns: config.maxTurns, targetSampling: config.sampling.target, reuse },
   );
   const usable = groups.map((g, i) => ({ g, i })).filter(({ i }) => rollouts[i].stopReason === 'max-turns');
   // 3. Rewards from turn k to the end (or turn k only: the last-turn ablation).

@@ -2,11 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.js';
 import { gradCheck } from '../../testing/grad-check.js';
 import { tinyModel } from '../../testing/tiny.js';
-import { forwardCached, headLogits, KvCache } from '../generate.js';
 import { languageModelLoss, sequenceLogProbs } from '../log-probs.js';
 import { AdamW } from '../optim/adamw.js';
 import * as ops from '../ops/index.js';
 import { Tensor, backward, clearTape, noGrad } from '../tensor.js';
+import { KvCache, type LlamaModel } from './llama.js';
+
+/** the cached forward's hidden state of each sequence's last new token, as logits (B, V) */
+function lastLogits(model: LlamaModel, cache: KvCache, ids: number[], n: number): Float32Array {
+  const C = model.config.hiddenSize;
+  const hidden = model.forwardHidden({ ids: Int32Array.from(ids), batch: cache.batch, seqLen: n }, cache).data;
+  const last = new Float32Array(cache.batch * C);
+  for (let b = 0; b < cache.batch; b++) last.set(hidden.subarray((b * n + n - 1) * C, (b * n + n) * C), b * C);
+  return noGrad(() => model.logits(new Tensor(last, [cache.batch, C])).data);
+}
 
 function randomIds(rng: Rng, n: number, vocab: number): number[] {
   return Array.from({ length: n }, () => 1 + rng.int(vocab - 1));
@@ -43,10 +52,9 @@ describe('Llama model', () => {
     const cache = new KvCache(model, 2, P + 6, start);
     const ids = new Int32Array(2 * P);
     prompts.forEach((p, b) => ids.set(p, b * P + start[b]));
-    let hidden = forwardCached(model, cache, ids, P);
+    let cached = lastLogits(model, cache, [...ids], P);
     const V = model.config.vocabSize;
     for (let step = 0; step <= 6; step++) {
-      const cached = headLogits(model, hidden, 2);
       for (let b = 0; b < 2; b++) {
         const full = [...prompts[b], ...continuation[b].slice(0, step)];
         const reference = noGrad(() => {
@@ -57,8 +65,31 @@ describe('Llama model', () => {
         for (let v = 0; v < V; v++) maxError = Math.max(maxError, Math.abs(reference[v] - cached[b * V + v]));
         expect(maxError).toBeLessThan(1e-4);
       }
-      if (step < 6) hidden = forwardCached(model, cache, Int32Array.from([continuation[0][step], continuation[1][step]]), 1);
+      if (step < 6) cached = lastLogits(model, cache, [continuation[0][step], continuation[1][step]], 1);
     }
+  });
+
+  it('a prefill split into chunks fills the same cache as one prefill, and the cached forward never tapes', () => {
+    const model = tinyModel(9);
+    const rng = new Rng(10);
+    const ids = randomIds(rng, 12, 64);
+    const whole = new KvCache(model, 1, 12, Int32Array.from([0]));
+    const wholeLogits = lastLogits(model, whole, ids, 12);
+    const chunked = new KvCache(model, 1, 12, Int32Array.from([0]));
+    lastLogits(model, chunked, ids.slice(0, 5), 5);
+    lastLogits(model, chunked, ids.slice(5, 6), 1);
+    const chunkedLogits = lastLogits(model, chunked, ids.slice(6), 6);
+    expect(chunked.length).toBe(12);
+    let maxError = 0;
+    for (let v = 0; v < wholeLogits.length; v++) maxError = Math.max(maxError, Math.abs(wholeLogits[v] - chunkedLogits[v]));
+    expect(maxError).toBeLessThan(1e-5);
+    for (let i = 0; i < whole.keys[1].length; i++) maxError = Math.max(maxError, Math.abs(whole.keys[1][i] - chunked.keys[1][i]));
+    expect(maxError).toBeLessThan(1e-5);
+    // gradients on: the training forward tapes, the cached one does not
+    clearTape();
+    expect(model.forwardHidden({ ids: Int32Array.from(ids), batch: 1, seqLen: 12 }).requiresGrad).toBe(true);
+    expect(model.forwardHidden({ ids: Int32Array.from(ids.slice(0, 4)), batch: 1, seqLen: 4 }, new KvCache(model, 1, 4, Int32Array.from([0]))).requiresGrad).toBe(false);
+    clearTape();
   });
 
   it('batch 4 × accumulate 1 gives the same gradient as batch 1 × accumulate 4', () => {

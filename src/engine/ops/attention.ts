@@ -85,3 +85,56 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: Attentio
   });
   return out;
 }
+
+/** Where `cachedAttention` finds the keys and values: per sequence, `capacity` rows of KV·D. */
+export interface CachedKeys {
+  keys: Float32Array;
+  values: Float32Array;
+  capacity: number;
+  /** first real (non-padding) position of each sequence */
+  start: Int32Array;
+}
+
+/**
+ * The same causal attention for queries whose keys and values sit in a cache (sampling with a
+ * key/value cache): q holds n new rows per sequence, (B·n, H·D), at positions past..past+n−1, and
+ * the cache already holds their keys and values at those positions. Query t of sequence b sees the
+ * cached positions start[b]..past+t. Inference only (nothing is taped). One new row per sequence
+ * (a decoding step) goes to the fused `attendCached` kernel; several (a prefill, possibly after a
+ * reused prefix) take two products per head, as `causalAttention` does, over the rectangle of n
+ * queries × (past + n) keys.
+ */
+export function cachedAttention(q: Float32Array, cache: CachedKeys, shape: Omit<AttentionShape, 'seqLen'>, past: number, n: number): Tensor {
+  const { batch: B, heads: H, kvHeads: KV, headDim: D } = shape;
+  const L = past + n;
+  const width = KV * D;
+  const group = H / KV;
+  const scale = 1 / Math.sqrt(D);
+  const kern = kernels();
+  const out = Tensor.zeros([B * n, H * D]);
+  if (n === 1) {
+    kern.attendCached(q, cache.keys, cache.values, out.data, cache.start, { batch: B, heads: H, kvHeads: KV, headDim: D, capacity: cache.capacity, length: L }, scale);
+    return out;
+  }
+  const scores = new Float32Array(n * L);
+  for (let b = 0; b < B; b++) {
+    const start = cache.start[b];
+    const cacheBase = b * cache.capacity * width;
+    for (let h = 0; h < H; h++) {
+      const kvOffset = cacheBase + Math.floor(h / group) * D;
+      const qOffset = b * n * H * D + h * D;
+      // scores (n, L) = q (n, D) · Kᵀ over every cached position, then causal softmax
+      kern.sgemm(false, true, n, L, D, scale, q, qOffset, H * D, cache.keys, kvOffset, width, 0, scores, 0, L);
+      for (let t = 0; t < n; t++) {
+        const row = t * L;
+        const last = past + t; // causal: query t sees keys start..past+t
+        const from = Math.min(start, last);
+        scores.fill(-Infinity, row, row + from);
+        scores.fill(-Infinity, row + last + 1, row + L);
+      }
+      kern.softmaxRows(scores, 0, n, L, null);
+      kern.sgemm(false, false, n, D, L, 1, scores, 0, L, cache.values, kvOffset, width, 0, out.data, qOffset, H * D);
+    }
+  }
+  return out;
+}
