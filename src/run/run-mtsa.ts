@@ -28,7 +28,7 @@ import { checkRunLimits, describeWork, estimateWork } from '../config/limits.js'
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../data/schemas.js';
 import { kernels } from '../engine/kernels/index.js';
-import { type CellFigures, evaluate, type EvaluationJobOptions, type EvaluationResult } from '../eval/evaluate.js';
+import { type CellFigures, evaluate, evaluationJobs, scriptedPanel, type EvaluationJobOptions, type EvaluationResult } from '../eval/evaluate.js';
 import { attackerAgent, runMtsa, type IterationSummary, type MtsaEvent } from '../mtsa/pipeline.js';
 import { buildReport } from '../report/build-report.js';
 import { readRecords } from '../storage/jsonl.js';
@@ -238,6 +238,34 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
       ? loadStage1Dialogues(config.data.stage1Dialogues, config.mtsa.attacker === 'no-thought' ? 'no-thought' : 'thought')
       : arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)),
   };
+  // Evaluation jobs in worker threads load the saved checkpoints and the arena guard; a judge from
+  // another model spec stays in this thread. With two workers or more, each job starts as soon as
+  // the checkpoints it reads are saved, on the core the single-threaded iterations leave idle.
+  const n = config.mtsa.iterations;
+  const files = config.evaluation.files;
+  const suite = files ? fileSuite(loadFileSuiteSources(files), { helpfulnessScorer: models.helpfulness, helpfulThreshold: files.helpfulThreshold }) : arenaSuite(arena.world, seed);
+  const runner =
+    config.workers > 0 && config.models.judge.kind === 'arena' && !files
+      ? parallelEvaluation(config.workers, {
+          kernels: kernels().name,
+          seed,
+          world: { seed: config.arena.seed, testFraction: config.arena.testFraction },
+          mtsa: config.mtsa,
+          checkpoints: {
+            redTeams: Array.from({ length: n + 1 }, (_, i) => checkpoint(`attacker-R${i}`)),
+            targets: Array.from({ length: n + 1 }, (_, i) => checkpoint(`target-T${i}`)),
+            guard: arena.checkpoints.guard,
+          },
+          options: evaluationJobOptions(config, seed),
+        })
+      : undefined;
+  const saved = { attacker: -1, target: 0 };
+  const prestart = () => {
+    if (!runner || config.workers < 2) return;
+    for (const { key, job } of evaluationJobs(n, scriptedPanel(suite), config.evaluation.matrix))
+      if (!store.has(key) && job.target <= saved.target && (job.kind !== 'attack' || job.redTeam <= saved.attacker)) runner.prestart(job);
+  };
+  prestart();
   let iterations: IterationSummary[];
   try {
     iterations = await runMtsa(models, data, {
@@ -248,42 +276,38 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
         if (e.type === 'phase-end' && !e.cached && e.seconds > 0) phaseSeconds[e.phase] = round(e.seconds);
         onEvent({ source: 'mtsa', ...e });
       },
-      onModel: (role, iteration, policy) => saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) }),
+      onModel: async (role, iteration, policy) => {
+        await saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) });
+        saved[role] = iteration;
+        prestart();
+      },
     });
+  } catch (error) {
+    await runner?.close();
+    throw error;
   } finally {
     // Trainer workers end here; evaluation samples the saved checkpoints with the engine.
     await Promise.all([attacker.close?.(), target.close?.()]);
   }
 
-  // Evaluation loads every saved model: R0..Rn and T0..Tn (each load checks that the weights are finite).
-  const n = config.mtsa.iterations;
-  const redTeams = Array.from({ length: n + 1 }, (_, i) => attackerAgent(loadPolicy(checkpoint(`attacker-R${i}`), `R${i}`, seed), config.mtsa, `R${i}`));
-  const targets = Array.from({ length: n + 1 }, (_, i) => loadPolicy(checkpoint(`target-T${i}`), `T${i}`, seed));
-  const files = config.evaluation.files;
-  const suite = files ? fileSuite(loadFileSuiteSources(files), { helpfulnessScorer: models.helpfulness, helpfulThreshold: files.helpfulThreshold }) : arenaSuite(arena.world, seed);
   const evaluationStarted = performance.now();
-  // Evaluation jobs in worker threads load the saved checkpoints and the arena guard; a judge from
-  // another model spec stays in this thread.
-  const runner =
-    config.workers > 0 && config.models.judge.kind === 'arena' && !files
-      ? parallelEvaluation(config.workers, {
-          kernels: kernels().name,
-          seed,
-          world: { seed: config.arena.seed, testFraction: config.arena.testFraction },
-          mtsa: config.mtsa,
-          checkpoints: { redTeams: redTeams.map((_, i) => checkpoint(`attacker-R${i}`)), targets: targets.map((_, i) => checkpoint(`target-T${i}`)), guard: arena.checkpoints.guard },
-          options: evaluationJobOptions(config, seed),
-        })
-      : undefined;
-  const evaluation = await evaluate({ redTeams, targets, judge: models.judge, embedder: models.embedder }, suite, {
-    ...evaluationJobOptions(config, seed),
-    matrix: config.evaluation.matrix,
-    store,
-    onCell: (phase, done, total) => onEvent({ source: 'eval', type: 'phase-progress', phase, done, total }),
-    ...(runner ? { runner } : {}),
-  }).finally(() => runner?.close());
+  let evaluation: EvaluationResult;
+  try {
+    // Evaluation loads every saved model: R0..Rn and T0..Tn (each load checks that the weights are finite).
+    const redTeams = Array.from({ length: n + 1 }, (_, i) => attackerAgent(loadPolicy(checkpoint(`attacker-R${i}`), `R${i}`, seed), config.mtsa, `R${i}`));
+    const targets = Array.from({ length: n + 1 }, (_, i) => loadPolicy(checkpoint(`target-T${i}`), `T${i}`, seed));
+    evaluation = await evaluate({ redTeams, targets, judge: models.judge, embedder: models.embedder }, suite, {
+      ...evaluationJobOptions(config, seed),
+      matrix: config.evaluation.matrix,
+      store,
+      onCell: (phase, done, total) => onEvent({ source: 'eval', type: 'phase-progress', phase, done, total }),
+      ...(runner ? { runner } : {}),
+    });
+  } finally {
+    await runner?.close();
+  }
   log(
-    `✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s`,
+    `✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s${runner?.counts().early ? ` after the iterations (${runner.counts().early} of ${runner.counts().total} jobs ran during them)` : ''}`,
   );
   phaseSeconds.evaluation = round((performance.now() - evaluationStarted) / 1000);
   const trajectories = readRecords(join(outDir, RUN_FILES.trajectories), TrajectorySchema);
