@@ -272,10 +272,12 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
       if (!store.has(key) && job.target <= saved.target && (job.kind !== 'attack' || job.redTeam <= saved.attacker)) runner.prestart(job);
   };
   // The models Stage 1 does not use, awaited after it: the arena may still be training them.
-  let target: RunPolicy | undefined;
+  let target = config.models.target.kind === 'arena' ? undefined : await trained('target');
   const later = (async () => {
-    if (config.models.target.kind === 'arena') await ready('target');
-    target = await trained('target');
+    if (!target) {
+      await ready('target');
+      target = await trained('target');
+    }
     if (!judgeNow) await ready('guard');
     const judge = judgeNow ?? builtJudge();
     await ready('helpfulness');
