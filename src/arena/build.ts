@@ -405,11 +405,15 @@ export function startArenaInWorkers(config: ArenaConfig, options: BuildOptions &
       const size = Math.max(1, Math.min(options.workers, missing.length));
       const workers = new WorkerPool<{ kernels: KernelName; job: ArenaModelJob }, null, BuildEvent>(new URL('./build-worker.js', import.meta.url), size, null);
       pool = workers;
-      for (const role of missing) {
-        const done = workers.run({ kernels: kernels().name, job: modelJob(role, config, prepared) }, options.onEvent).then(() => {});
+      // Every job goes to its worker's queue now: a worker's next model must not wait for this
+      // thread to read a reply, which a busy Stage 1 would delay. The first model (the target,
+      // the longest) has a worker of its own; the others share the rest in turn.
+      missing.forEach((role, i) => {
+        const index = i === 0 || size === 1 ? 0 : 1 + ((i - 1) % (size - 1));
+        const done = workers.runOn(index, { kernels: kernels().name, job: modelJob(role, config, prepared) }, options.onEvent).then(() => {});
         done.catch(() => {}); // a failure surfaces through `finished` and `ready`
         trained.set(role, done);
-      }
+      });
     }
   } catch (error) {
     release();

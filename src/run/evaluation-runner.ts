@@ -5,9 +5,9 @@
  *
  * A job may also be started early (`prestart`), as soon as the checkpoints it reads are saved:
  * `mtsa run` starts R0×T0 while the iterations train R1, so the core the single-threaded
- * iterations leave idle runs evaluation cells. Prestarted jobs run `background` at a time (one by
- * default: the main thread keeps its core); once evaluate() asks for its first job, the rest start
- * as usual. A job's output does not depend on when or where it ran (the same runEvaluationJob on
+ * iterations leave idle runs evaluation cells. Prestarted jobs all go to the first worker, which
+ * runs them one after the other (the main thread keeps its core); once evaluate() asks for its
+ * first job, the rest go to whichever worker is free, the first one after its queue. A job's output does not depend on when or where it ran (the same runEvaluationJob on
  * the same saved checkpoints, one OpenBLAS thread), so the stored bytes are the same.
  */
 import { WorkerPool } from '../core/worker-pool.js';
@@ -22,53 +22,32 @@ export interface ParallelEvaluation extends EvaluationRunner {
   close(): Promise<void>;
 }
 
-export function parallelEvaluation(workers: number, init: EvaluationWorkerInit, background = 1): ParallelEvaluation {
+export function parallelEvaluation(workers: number, init: EvaluationWorkerInit): ParallelEvaluation {
   let pool: WorkerPool<EvaluationJob, EvaluationJobOutput> | null = null;
   // Workers start with the first job: a resumed run whose evaluation is stored starts none.
-  const dispatch = (job: EvaluationJob) => (pool ??= new WorkerPool<EvaluationJob, EvaluationJobOutput>(new URL('./evaluation-worker.js', import.meta.url), workers, init)).run(job);
+  const workerPool = () => (pool ??= new WorkerPool<EvaluationJob, EvaluationJobOutput>(new URL('./evaluation-worker.js', import.meta.url), workers, init));
   const started = new Map<string, Promise<EvaluationJobOutput>>();
-  const waiting: { key: string; job: EvaluationJob }[] = [];
-  let running = 0;
   let foreground = false;
   const counts = { early: 0, total: 0 };
-  const start = (key: string, job: EvaluationJob) => {
+  const keep = (key: string, result: Promise<EvaluationJobOutput>) => {
     counts.total++;
-    if (!foreground) counts.early++;
-    const result = dispatch(job);
     result.catch(() => {}); // a failure surfaces when evaluate() asks for the job
     started.set(key, result);
     return result;
   };
-  const pump = () => {
-    while (!foreground && running < background && waiting.length > 0) {
-      const { key, job } = waiting.shift()!;
-      running++;
-      start(key, job).then(
-        () => {
-          running--;
-          pump();
-        },
-        () => {
-          running--;
-          pump();
-        },
-      );
-    }
-  };
   return {
     prestart(job) {
       const key = JSON.stringify(job);
-      if (foreground || started.has(key) || waiting.some((w) => w.key === key)) return;
-      waiting.push({ key, job });
-      pump();
+      if (foreground || started.has(key)) return;
+      counts.early++;
+      // Straight to the first worker's own queue: the main thread, busy with the iterations, may
+      // not read a reply (and hand out the next job) until they end.
+      keep(key, workerPool().runOn(0, job));
     },
     run(job) {
-      // From evaluate()'s first request on, every job it needs starts in its order.
       foreground = true;
       const key = JSON.stringify(job);
-      const queued = waiting.findIndex((w) => w.key === key);
-      if (queued >= 0) waiting.splice(queued, 1);
-      return started.get(key) ?? start(key, job);
+      return started.get(key) ?? keep(key, workerPool().run(job));
     },
     counts: () => ({ ...counts }),
     close: async () => {
