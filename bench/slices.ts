@@ -6,19 +6,25 @@
  *   node dist/bench/slices.js cell-reuse <cacheDir> <outDir>  that cell without, with, without and with
  *                                                             prefix reuse: the best of each and whether the trajectories agree
  *   node dist/bench/slices.js eval <cacheDir> <outDir> <workers>  a 2×2 evaluation (R0,R0 × T0,T0)
+ *   node dist/bench/slices.js red-team <cacheDir> <outDir>    iteration 1's red-team resampling (R0 vs T0) on
+ *                                                             iteration 1's online dialogues (sampled once, kept in outDir)
  * Prints one JSON line: wall and CPU seconds (process.cpuUsage, all threads) of the slice.
  */
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { buildArena } from '../src/arena/build.js';
 import { loadEmbedder, loadGuard, loadHelpfulness, loadPolicy, oracleLabel } from '../src/arena/agents.js';
 import { arenaSuite } from '../src/arena/suite.js';
-import { objectiveRef } from '../src/attacks/run-conversation.js';
+import { objectiveRef, runConversations } from '../src/attacks/run-conversation.js';
+import { hashString } from '../src/core/rng.js';
+import type { Trajectory } from '../src/core/trajectory.js';
 import { RunConfigSchema } from '../src/config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../src/data/schemas.js';
 import { kernels, useKernels } from '../src/engine/kernels/index.js';
 import { evaluate, runEvaluationJob } from '../src/eval/evaluate.js';
-import { attackerAgent, stage1 } from '../src/mtsa/pipeline.js';
+import { attackerAgent, iterationObjectives, stage1 } from '../src/mtsa/pipeline.js';
+import { prepareReferences, redTeamCandidates, resampleRedTeam } from '../src/mtsa/resampling.js';
 import { parallelEvaluation } from '../src/run/evaluation-runner.js';
 import { MemoryStepStore } from '../src/storage/memory-step-store.js';
 
@@ -85,6 +91,38 @@ async function main(): Promise<Record<string, unknown>> {
       identical_trajectories: runs[0].json === runs[1].json,
       repeatable: runs[0].json === runs[2].json && runs[1].json === runs[3].json,
     };
+  }
+  if (slice === 'red-team') {
+    const attacker = loadPolicy(r0, 'R0', seed);
+    const models = {
+      attacker: attackerAgent(attacker, config.mtsa, 'red-team-R0'),
+      target: targets[0],
+      judge,
+      helpfulness: loadHelpfulness(arena),
+      embedder: loadEmbedder(arena),
+      oracle: oracleLabel,
+    };
+    const onlineFile = join(outDir, 'online-1.json');
+    if (!existsSync(onlineFile)) {
+      const objectives = iterationObjectives(arena.world.harmful.filter((o) => o.split === 'train').map(objectiveRef), config.mtsa.goalsPerIteration, 1, seed);
+      const starts = objectives.map((objective, i) => ({ id: `iteration-1/online/${i}`, seed: hashString(`iteration-1/online/${i}`, seed), objective }));
+      const online = await runConversations(starts, { ...models, maxTurns: config.mtsa.maxTurns, targetSampling: config.mtsa.sampling.target });
+      writeFileSync(onlineFile, JSON.stringify(online));
+    }
+    const live = (JSON.parse(readFileSync(onlineFile, 'utf8')) as Trajectory[]).filter((x) => x.stopReason === 'max-turns');
+    // The diversity references: any fixed texts do for timing and byte comparisons.
+    const references = await prepareReferences(
+      live.map((t) => t.turns[0].attackerMessage),
+      models.embedder,
+      config.mtsa.redTeam.diversityReferences,
+      seed,
+    );
+    const redSeed = hashString('iteration-1/red', seed);
+    return timed(async () => {
+      const result = await resampleRedTeam(redTeamCandidates(live, config.mtsa.redTeam, redSeed), models, references, config.mtsa, 1, redSeed);
+      const json = JSON.stringify(result);
+      return { groups: result.groupsTried, pairs: result.pairs.length, turns: result.rollouts.reduce((n, t) => n + t.turns.length, 0), sha256: createHash('sha256').update(json).digest('hex') };
+    });
   }
   if (slice === 'cell')
     return timed(async () => ({

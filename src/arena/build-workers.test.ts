@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildArena, buildArenaInWorkers, type BuildEvent } from './build.js';
+import { buildArena, buildArenaInWorkers, startArenaInWorkers, type BuildEvent } from './build.js';
 import { microArenaConfig } from './config.js';
 
 describe('arena build in worker threads', () => {
@@ -11,7 +11,14 @@ describe('arena build in worker threads', () => {
     const [here, there] = [mkdtempSync(join(tmpdir(), 'arena-here-')), mkdtempSync(join(tmpdir(), 'arena-there-'))];
     const a = buildArena(config, { cacheDir: here });
     const events: BuildEvent[] = [];
-    const b = await buildArenaInWorkers(config, { cacheDir: there, workers: 2, onEvent: (e) => events.push(e) });
+    const building = startArenaInWorkers(config, { cacheDir: there, workers: 2, onEvent: (e) => events.push(e) });
+    // each model is handed out once its checkpoint is saved, before the whole build ends
+    for (const role of ['attacker', 'embedder'] as const) {
+      await building.ready(role);
+      expect(existsSync(join(building.arena.checkpoints[role], 'model.safetensors')), role).toBe(true);
+    }
+    const b = await building.finished;
+    expect(b.buildSeconds).toBeGreaterThan(0);
     for (const role of ['target', 'attacker', 'guard', 'helpfulness', 'embedder'] as const) {
       expect(readFileSync(join(b.checkpoints[role], 'model.safetensors')).equals(readFileSync(join(a.checkpoints[role], 'model.safetensors'))), role).toBe(true);
     }

@@ -373,24 +373,65 @@ export function buildArena(config: ArenaConfig, options: BuildOptions): ArenaBui
  * five models are independent; the largest start first). The same checkpoints, byte for byte.
  */
 export async function buildArenaInWorkers(config: ArenaConfig, options: BuildOptions & { workers: number }): Promise<ArenaBuild> {
+  return startArenaInWorkers(config, options).finished;
+}
+
+/** An arena build under way: its world, corpora and tokenizer are ready, its models one by one. */
+export interface ArenaBuildInProgress {
+  /** the arena; `buildSeconds` is set when `finished` resolves */
+  arena: ArenaBuild;
+  /** resolves when the role's checkpoint is saved (at once when it was cached) */
+  ready(role: ArenaModelRole): Promise<void>;
+  finished: Promise<ArenaBuild>;
+}
+
+/**
+ * `buildArenaInWorkers` that hands out each model as soon as it is saved, so that work needing
+ * only some of them (mtsa run's Stage 1 needs the attacker and the embedder) can start while the
+ * rest train. The target, the longest job, starts first; the attacker and the embedder next.
+ */
+export function startArenaInWorkers(config: ArenaConfig, options: BuildOptions & { workers: number }): ArenaBuildInProgress {
   const started = performance.now();
   const { prepared, release } = openEntry(config, options);
-  try {
-    if (options.workers <= 0) for (const role of prepared.missing) trainArenaModel(modelJob(role, config, prepared), options.onEvent);
-    else if (prepared.missing.length > 0) {
-      const size = Math.max(1, Math.min(options.workers, prepared.missing.length));
-      const pool = new WorkerPool<{ kernels: KernelName; job: ArenaModelJob }, null, BuildEvent>(new URL('./build-worker.js', import.meta.url), size, null);
-      try {
-        await Promise.all(prepared.missing.map((role) => pool.run({ kernels: kernels().name, job: modelJob(role, config, prepared) }, options.onEvent)));
-      } finally {
-        await pool.close();
-      }
-    }
-  } finally {
-    release();
-  }
   const { world, corpora, tokenizer, checkpoints, dir } = prepared;
-  return { world, corpora, tokenizer, checkpoints, dir, buildSeconds: (performance.now() - started) / 1000 };
+  const arena: ArenaBuild = { world, corpora, tokenizer, checkpoints, dir, buildSeconds: 0 };
+  const order: ArenaModelRole[] = ['target', 'attacker', 'embedder', 'guard', 'helpfulness'];
+  const missing = order.filter((role) => prepared.missing.includes(role));
+  const trained = new Map<ArenaModelRole, Promise<void>>();
+  let pool: WorkerPool<{ kernels: KernelName; job: ArenaModelJob }, null, BuildEvent> | null = null;
+  try {
+    if (options.workers <= 0) for (const role of missing) trainArenaModel(modelJob(role, config, prepared), options.onEvent);
+    else if (missing.length > 0) {
+      const size = Math.max(1, Math.min(options.workers, missing.length));
+      const workers = new WorkerPool<{ kernels: KernelName; job: ArenaModelJob }, null, BuildEvent>(new URL('./build-worker.js', import.meta.url), size, null);
+      pool = workers;
+      // Every job goes to its worker's queue now: a worker's next model must not wait for this
+      // thread to read a reply, which a busy Stage 1 would delay. The first model (the target,
+      // the longest) has a worker of its own; the others share the rest in turn.
+      missing.forEach((role, i) => {
+        const index = i === 0 || size === 1 ? 0 : 1 + ((i - 1) % (size - 1));
+        const done = workers.runOn(index, { kernels: kernels().name, job: modelJob(role, config, prepared) }, options.onEvent).then(() => {});
+        done.catch(() => {}); // a failure surfaces through `finished` and `ready`
+        trained.set(role, done);
+      });
+    }
+  } catch (error) {
+    release();
+    void pool?.close();
+    throw error;
+  }
+  const finished = (async () => {
+    try {
+      await Promise.all(trained.values());
+    } finally {
+      await pool?.close();
+      release();
+    }
+    arena.buildSeconds = (performance.now() - started) / 1000;
+    return arena;
+  })();
+  finished.catch(() => {}); // awaited by the caller; a failure must not be unhandled meanwhile
+  return { arena, ready: (role) => trained.get(role) ?? Promise.resolve(), finished };
 }
 
 function writeCorpora(path: string, corpora: ArenaCorpora): void {

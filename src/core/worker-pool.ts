@@ -39,10 +39,10 @@ function workerScript(entry: URL): { source: string | URL; eval: boolean } {
 
 export class WorkerPool<Job, Result, Event = never> {
   private readonly workers: Worker[] = [];
-  private readonly idle: Worker[] = [];
   private readonly queue: { message: JobMessage; pending: Pending }[] = [];
   private readonly pending = new Map<number, Pending>();
-  private readonly busy = new Map<Worker, number>();
+  /** jobs sent to each worker and not answered yet (a worker runs its jobs one after the other) */
+  private readonly inFlight = new Map<Worker, number>();
   private nextId = 0;
   private failure: Error | null = null;
 
@@ -65,7 +65,7 @@ export class WorkerPool<Job, Result, Event = never> {
         if (code !== 0) this.fail(new Error(`worker thread exited with code ${code}`));
       });
       this.workers.push(worker);
-      this.idle.push(worker);
+      this.inFlight.set(worker, 0);
     }
   }
 
@@ -79,13 +79,32 @@ export class WorkerPool<Job, Result, Event = never> {
     });
   }
 
+  /**
+   * Sends a job to worker `index` at once, behind the jobs it already has. Unlike `run`, this
+   * needs no reply to be read first: a thread that keeps its event loop busy (a training loop)
+   * can queue work that runs meanwhile.
+   */
+  runOn(index: number, job: Job, onEvent?: (event: Event) => void): Promise<Result> {
+    if (this.failure) return Promise.reject(this.failure);
+    const worker = this.workers[index];
+    if (!worker) return Promise.reject(new Error(`WorkerPool.runOn: no worker ${index} in a pool of ${this.workers.length}`));
+    return new Promise<Result>((resolve, reject) => {
+      this.send(worker, { id: this.nextId++, job }, { resolve: resolve as (value: unknown) => void, reject, onEvent: onEvent as ((event: unknown) => void) | undefined });
+    });
+  }
+
+  private send(worker: Worker, message: JobMessage, pending: Pending): void {
+    this.pending.set(message.id, pending);
+    this.inFlight.set(worker, this.inFlight.get(worker)! + 1);
+    worker.postMessage(message);
+  }
+
   private dispatch(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const worker = this.idle.shift()!;
+    for (const worker of this.workers) {
+      if (this.queue.length === 0) return;
+      if (this.inFlight.get(worker) !== 0) continue;
       const { message, pending } = this.queue.shift()!;
-      this.pending.set(message.id, pending);
-      this.busy.set(worker, message.id);
-      worker.postMessage(message);
+      this.send(worker, message, pending);
     }
   }
 
@@ -97,8 +116,7 @@ export class WorkerPool<Job, Result, Event = never> {
       return;
     }
     this.pending.delete(reply.id);
-    this.busy.delete(worker);
-    this.idle.push(worker);
+    this.inFlight.set(worker, this.inFlight.get(worker)! - 1);
     if (reply.type === 'done') pending.resolve(reply.result);
     else {
       const error = new Error(reply.message);

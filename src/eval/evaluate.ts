@@ -164,10 +164,11 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   const cellsToRun: [number, number][] = [];
   for (let r = 0; r <= n; r++) for (let t = 0; t <= n; t++) if (options.matrix === 'full' || t === 0 || r === n) cellsToRun.push([r, t]);
   const total = cellsToRun.length + (panel.length + 1) * models.targets.length;
-  const compute = orderedJobs(options.runner, (job) => runEvaluationJob(job, models, suite, options), [
-    ...cellsToRun.map(([r, t]): EvaluationJob => ({ kind: 'attack', redTeam: r, target: t })),
-    ...models.targets.flatMap((_, t): EvaluationJob[] => [...panel.map((a): EvaluationJob => ({ kind: 'scripted', attacker: a.name, target: t })), { kind: 'capability', target: t }]),
-  ]);
+  const compute = orderedJobs(
+    options.runner,
+    (job) => runEvaluationJob(job, models, suite, options),
+    evaluationJobs(n, panel, options.matrix).map((x) => x.job),
+  );
   let job = 0;
   let done = 0;
   const trajectoriesOf = new Map<string, Trajectory[]>();
@@ -206,6 +207,21 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   const judgeOracleAgreement = agreement([...[...trajectoriesOf.values()].flat(), ...scriptedTrajectories]);
   const categories = categoryBreakdown(trajectoriesOf.get(`${n},0`) ?? [], trajectoriesOf.get(`${n},${n}`) ?? []);
   return { cells, ood, scripted, capability, diversity, judgeOracleAgreement, categories, groundTruth: suite.groundTruth ?? (suite.oracle ? 'oracle' : 'judge-only (no oracle)') };
+}
+
+/**
+ * Every job of an evaluation of R0..Rn × T0..Tn, with the step key its output is stored under, in
+ * the order evaluate() stores them: the attack cells row by row, then per target the scripted
+ * panel and the capability replies.
+ */
+export function evaluationJobs(n: number, panel: readonly Pick<ScriptedPanelAttacker, 'name'>[], matrix: EvaluationOptions['matrix']): { key: string; job: EvaluationJob }[] {
+  const jobs: { key: string; job: EvaluationJob }[] = [];
+  for (let r = 0; r <= n; r++) for (let t = 0; t <= n; t++) if (matrix === 'full' || t === 0 || r === n) jobs.push({ key: `eval/attack/R${r}-T${t}`, job: { kind: 'attack', redTeam: r, target: t } });
+  for (let t = 0; t <= n; t++) {
+    for (const a of panel) jobs.push({ key: `eval/scripted/${a.name}/T${t}`, job: { kind: 'scripted', attacker: a.name, target: t } });
+    jobs.push({ key: `eval/capability/T${t}`, job: { kind: 'capability', target: t } });
+  }
+  return jobs;
 }
 
 /** What one evaluation job computes; the same function runs in this thread and in a worker. */

@@ -77,7 +77,7 @@ function secondsSince(phase: string): number {
 }
 
 /** Stage 1: selection and SFT; returns the texts of the diversity reference set 𝓡. */
-export async function stage1(models: MtsaModels, data: MtsaData, options: PipelineOptions): Promise<string[]> {
+export async function stage1(models: Stage1Models, data: MtsaData, options: PipelineOptions): Promise<string[]> {
   const { config, store } = options;
   let computed = false;
   const selection = await store.step('stage1/select', async () => {
@@ -299,12 +299,19 @@ function marginDetail(summary: Record<string, number>): string {
   return `log-ratio margin ${summary.marginBefore?.toFixed(2)} → ${summary.marginAfter?.toFixed(2)}`;
 }
 
-/** Stage 1 then every iteration. */
-export async function runMtsa(models: MtsaModels, data: MtsaData, options: PipelineOptions): Promise<IterationSummary[]> {
+/** The models Stage 1 uses: the red team it fine-tunes and the embedder of its data selection. */
+export type Stage1Models = Pick<MtsaModels, 'attacker' | 'embedder'>;
+
+/**
+ * Stage 1 then every iteration. The other models may come as a promise (`later`), awaited only
+ * after Stage 1: mtsa run starts Stage 1 while the arena still trains the target and the guard.
+ */
+export async function runMtsa(models: MtsaModels | (Stage1Models & { later: Promise<Omit<MtsaModels, keyof Stage1Models>> }), data: MtsaData, options: PipelineOptions): Promise<IterationSummary[]> {
   const referenceTexts = await stage1(models, data, options);
-  const references = await prepareReferences(referenceTexts, models.embedder, options.config.redTeam.diversityReferences, options.seed);
+  const all: MtsaModels = 'later' in models ? { attacker: models.attacker, embedder: models.embedder, ...(await models.later) } : models;
+  const references = await prepareReferences(referenceTexts, all.embedder, options.config.redTeam.diversityReferences, options.seed);
   const summaries: IterationSummary[] = [];
-  for (let t = 1; t <= options.config.iterations; t++) summaries.push(await iteration(t, models, data, references, options));
+  for (let t = 1; t <= options.config.iterations; t++) summaries.push(await iteration(t, all, data, references, options));
   return summaries;
 }
 

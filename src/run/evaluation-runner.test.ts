@@ -1,10 +1,13 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { loadEmbedder, loadGuard, loadPolicy } from '../arena/agents.js';
 import { buildArena } from '../arena/build.js';
 import { arenaSuite } from '../arena/suite.js';
 import { tinyRunConfig } from '../config/run-config.js';
 import { kernels } from '../engine/kernels/index.js';
-import { evaluate, scriptedPanel, type EvaluationJob, type EvaluationRunner } from '../eval/evaluate.js';
+import { evaluate, evaluationJobs, scriptedPanel, type EvaluationJob, type EvaluationRunner } from '../eval/evaluate.js';
 import { attackerAgent } from '../mtsa/pipeline.js';
 import { MemoryStepStore } from '../storage/memory-step-store.js';
 import { parallelEvaluation } from './evaluation-runner.js';
@@ -56,6 +59,37 @@ describe('evaluation in worker threads', () => {
       { kind: 'attack', redTeam: 1, target: 1 },
       ...[0, 1].flatMap((t): EvaluationJob[] => [...scriptedPanel(suite).map((a): EvaluationJob => ({ kind: 'scripted', attacker: a.name, target: t })), { kind: 'capability', target: t }]),
     ]);
+  }, 240_000);
+
+  it('prestarted jobs run before later checkpoints exist, once each, and store the same bytes', async () => {
+    const here = new MemoryStepStore();
+    const expected = await evaluate(models(), suite, { ...jobOptions, matrix: 'full', store: here });
+    // R1 and T1 are saved only after the R0/T0 jobs started, as in mtsa run.
+    const dir = mkdtempSync(join(tmpdir(), 'mtsa-prestart-'));
+    const later = { redTeams: [arena.checkpoints.attacker, join(dir, 'R1')], targets: [arena.checkpoints.target, join(dir, 'T1')], guard: arena.checkpoints.guard };
+    const pool = parallelEvaluation(2, { ...init, checkpoints: later });
+    try {
+      const plan = evaluationJobs(1, scriptedPanel(suite), 'full');
+      const early = plan.filter(({ job }) => job.target === 0 && (job.kind !== 'attack' || job.redTeam === 0));
+      for (const { job } of early) pool.prestart(job);
+      expect(pool.counts()).toEqual({ early: early.length, total: early.length });
+      // the first worker runs them in turn; one that loaded every model at its first job would fail here: R1 and T1 do not exist yet
+      await pool.run(early.at(-1)!.job);
+      cpSync(arena.checkpoints.attacker, join(dir, 'R1'), { recursive: true });
+      cpSync(arena.checkpoints.target, join(dir, 'T1'), { recursive: true });
+      const there = new MemoryStepStore();
+      const got = await evaluate(models(), suite, { ...jobOptions, matrix: 'full', store: there, runner: pool });
+      expect(got).toEqual(expected);
+      expect(there.log).toEqual(here.log);
+      expect(plan.map((x) => x.key)).toEqual([...here.results.keys()]);
+      expect(JSON.stringify([...there.results.values()])).toBe(JSON.stringify([...here.results.values()]));
+      // every job ran once: the prestarted ones were not run again when evaluate() asked for them
+      expect(pool.counts().total).toBe(plan.length);
+      expect(pool.counts().early).toBe(early.length);
+    } finally {
+      await pool.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 240_000);
 
   it("a job's failure in a worker reaches the step that needs it", async () => {

@@ -1,8 +1,10 @@
 /**
- * A worker thread of the parallel evaluation (evaluation-runner.ts): loads the red teams, targets
- * and guard from their checkpoints once, then runs the evaluation jobs it is sent with the same
- * `runEvaluationJob` as the main thread, so the trajectories are the same bytes.
+ * A worker thread of the parallel evaluation (evaluation-runner.ts): loads the guard once, and each
+ * red team and target from its checkpoint when a job first needs it; runs the jobs it is sent
+ * with the same `runEvaluationJob` as the main thread, so the trajectories are the same bytes.
  */
+import type { AttackerAgent } from '../attacks/attacker.js';
+import type { ChatModel, Judge } from '../core/models.js';
 import { serveJobs } from '../core/worker-pool.js';
 import { loadGuard, loadPolicy } from '../arena/agents.js';
 import { arenaSuite } from '../arena/suite.js';
@@ -22,20 +24,21 @@ export interface EvaluationWorkerInit {
   options: EvaluationJobOptions;
 }
 
-let loaded: { models: Parameters<typeof runEvaluationJob>[1]; suite: ReturnType<typeof arenaSuite> } | null = null;
+let loaded: { models: { redTeams: AttackerAgent[]; targets: ChatModel[]; judge: Judge }; suite: ReturnType<typeof arenaSuite> } | null = null;
 
 serveJobs<EvaluationWorkerInit, EvaluationJob, EvaluationJobOutput>(async (job, init) => {
+  const { checkpoints, seed } = init;
   if (!loaded) {
     useKernels(init.kernels);
-    const { checkpoints, seed } = init;
     loaded = {
-      models: {
-        redTeams: checkpoints.redTeams.map((dir, i) => attackerAgent(loadPolicy(dir, `R${i}`, seed), init.mtsa, `R${i}`)),
-        targets: checkpoints.targets.map((dir, i) => loadPolicy(dir, `T${i}`, seed)),
-        judge: loadGuard({ checkpoints: { guard: checkpoints.guard } }),
-      },
+      models: { redTeams: [], targets: [], judge: loadGuard({ checkpoints: { guard: checkpoints.guard } }) },
       suite: arenaSuite(buildWorld(init.world), seed),
     };
   }
+  // Each model is loaded when a job first needs it: a prestarted job runs before later
+  // iterations' checkpoints exist.
+  const { redTeams, targets } = loaded.models;
+  if (job.kind === 'attack') redTeams[job.redTeam] ??= attackerAgent(loadPolicy(checkpoints.redTeams[job.redTeam], `R${job.redTeam}`, seed), init.mtsa, `R${job.redTeam}`);
+  targets[job.target] ??= loadPolicy(checkpoints.targets[job.target], `T${job.target}`, seed);
   return runEvaluationJob(job, loaded.models, loaded.suite, init.options);
 });

@@ -13,7 +13,8 @@ import { ConfigError } from '../core/errors.js';
 import type { TrainablePolicy } from '../core/models.js';
 import type { Rate } from '../core/stats.js';
 import { TrajectorySchema } from '../core/trajectory.js';
-import { buildArena, buildArenaInWorkers, fromCache, type BuildEvent } from '../arena/build.js';
+import { buildArena, fromCache, startArenaInWorkers, type BuildEvent } from '../arena/build.js';
+import type { ArenaModelRole } from '../arena/config.js';
 import { loadHelpfulness, loadPolicy, oracleLabel } from '../arena/agents.js';
 import type { ModelRole } from '../config/model-spec.js';
 import { buildModel, need } from './build-models.js';
@@ -28,7 +29,7 @@ import { checkRunLimits, describeWork, estimateWork } from '../config/limits.js'
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../data/schemas.js';
 import { kernels } from '../engine/kernels/index.js';
-import { type CellFigures, evaluate, type EvaluationJobOptions, type EvaluationResult } from '../eval/evaluate.js';
+import { type CellFigures, evaluate, evaluationJobs, scriptedPanel, type EvaluationJobOptions, type EvaluationResult } from '../eval/evaluate.js';
 import { attackerAgent, runMtsa, type IterationSummary, type MtsaEvent } from '../mtsa/pipeline.js';
 import { buildReport } from '../report/build-report.js';
 import { readRecords } from '../storage/jsonl.js';
@@ -197,7 +198,10 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
   const checkpoint = (name: string) => join(outDir, RUN_FILES.checkpoints, name);
 
   const arenaOptions = { cacheDir: options.cacheDir, onEvent: (e: BuildEvent) => onEvent({ source: 'arena', ...e }) };
-  const arena = config.workers > 0 ? await buildArenaInWorkers(config.arena, { ...arenaOptions, workers: config.workers }) : buildArena(config.arena, arenaOptions);
+  // With workers, each arena model is handed out as soon as it is saved: Stage 1 needs only the
+  // attacker and the embedder, so it runs while the target (the longest job) and the guard train.
+  const building = config.workers > 0 ? startArenaInWorkers(config.arena, { ...arenaOptions, workers: config.workers }) : null;
+  const arena = building ? building.arena : buildArena(config.arena, arenaOptions);
   const seed = config.seed;
   // Each role from its model spec (config.models); the arena's models by default. The trained
   // policies (attacker, target) use the trainer the config names: the engine or the PyTorch worker.
@@ -217,19 +221,21 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
       `the ${name} is trained by mtsa run, so it must run in-process (kind arena or checkpoint); a server can be attacked with mtsa attack`,
     );
   };
+  // A role whose model is the arena's waits for that checkpoint; any other is built at once (so a bad spec fails before Stage 1).
+  const ready = (arenaRole: ArenaModelRole) => building?.ready(arenaRole) ?? Promise.resolve();
+  const builtJudge = () => need(buildModel(config.models.judge, role('judge')), 'judge', role('judge'), 'not a judge');
+  const judgeNow = config.models.judge.kind === 'arena' ? null : builtJudge();
+  if (config.models.attacker.kind === 'arena') await ready('attacker');
   const attacker = await trained('attacker');
-  const target = await trained('target');
-  const judge = need(buildModel(config.models.judge, role('judge')), 'judge', role('judge'), 'not a judge');
+  if (config.models.embedder.kind === 'arena') await ready('embedder');
   const embedder = need(buildModel(config.models.embedder, role('embedder')), 'embedder', role('embedder'), 'not an embedder');
   // The arena's oracle reads the arena's placeholders: with objectives from a file there is no ground truth.
   const oracle = config.data.trainObjectives ? undefined : oracleLabel;
-  const models = { attacker, target, judge, helpfulness: fromCache(arena, 'helpfulness', () => loadHelpfulness(arena)), embedder, oracle };
   const saveOnce = async (name: string, policy: TrainablePolicy, metadata: Record<string, unknown>) => {
     if (!existsSync(join(checkpoint(name), 'model.safetensors'))) await policy.save(checkpoint(name), metadata);
   };
-  await saveOnce('target-T0', target, { role: 'target', iteration: 0, note: 'the base arena target' });
 
-  const phaseSeconds: Record<string, number> = arena.buildSeconds > 1 ? { arena: round(arena.buildSeconds) } : {};
+  const phaseSeconds: Record<string, number> = {};
   const store = new FileStepStore(outDir);
   if (options.resume) log(`resuming: ${store.completedSteps()} completed steps reused (attempt ${clock.count})`);
   const data = {
@@ -238,32 +244,12 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
       ? loadStage1Dialogues(config.data.stage1Dialogues, config.mtsa.attacker === 'no-thought' ? 'no-thought' : 'thought')
       : arena.corpora.thinkBeforeAttack.map((r) => ThinkBeforeAttackSchema.parse(r)),
   };
-  let iterations: IterationSummary[];
-  try {
-    iterations = await runMtsa(models, data, {
-      config: config.mtsa,
-      seed,
-      store,
-      onEvent: (e) => {
-        if (e.type === 'phase-end' && !e.cached && e.seconds > 0) phaseSeconds[e.phase] = round(e.seconds);
-        onEvent({ source: 'mtsa', ...e });
-      },
-      onModel: (role, iteration, policy) => saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) }),
-    });
-  } finally {
-    // Trainer workers end here; evaluation samples the saved checkpoints with the engine.
-    await Promise.all([attacker.close?.(), target.close?.()]);
-  }
-
-  // Evaluation loads every saved model: R0..Rn and T0..Tn (each load checks that the weights are finite).
-  const n = config.mtsa.iterations;
-  const redTeams = Array.from({ length: n + 1 }, (_, i) => attackerAgent(loadPolicy(checkpoint(`attacker-R${i}`), `R${i}`, seed), config.mtsa, `R${i}`));
-  const targets = Array.from({ length: n + 1 }, (_, i) => loadPolicy(checkpoint(`target-T${i}`), `T${i}`, seed));
-  const files = config.evaluation.files;
-  const suite = files ? fileSuite(loadFileSuiteSources(files), { helpfulnessScorer: models.helpfulness, helpfulThreshold: files.helpfulThreshold }) : arenaSuite(arena.world, seed);
-  const evaluationStarted = performance.now();
   // Evaluation jobs in worker threads load the saved checkpoints and the arena guard; a judge from
-  // another model spec stays in this thread.
+  // another model spec stays in this thread. With two workers or more, each job starts as soon as
+  // the checkpoints it reads are saved, on the core the single-threaded iterations leave idle.
+  const n = config.mtsa.iterations;
+  const files = config.evaluation.files;
+  const panel = files ? [] : scriptedPanel(arenaSuite(arena.world, seed));
   const runner =
     config.workers > 0 && config.models.judge.kind === 'arena' && !files
       ? parallelEvaluation(config.workers, {
@@ -271,26 +257,95 @@ async function runAttempt(options: RunJobOptions, config: RunConfig, removed: st
           seed,
           world: { seed: config.arena.seed, testFraction: config.arena.testFraction },
           mtsa: config.mtsa,
-          checkpoints: { redTeams: redTeams.map((_, i) => checkpoint(`attacker-R${i}`)), targets: targets.map((_, i) => checkpoint(`target-T${i}`)), guard: arena.checkpoints.guard },
+          checkpoints: {
+            redTeams: Array.from({ length: n + 1 }, (_, i) => checkpoint(`attacker-R${i}`)),
+            targets: Array.from({ length: n + 1 }, (_, i) => checkpoint(`target-T${i}`)),
+            guard: arena.checkpoints.guard,
+          },
           options: evaluationJobOptions(config, seed),
         })
       : undefined;
-  const evaluation = await evaluate({ redTeams, targets, judge: models.judge, embedder: models.embedder }, suite, {
-    ...evaluationJobOptions(config, seed),
-    matrix: config.evaluation.matrix,
-    store,
-    onCell: (phase, done, total) => onEvent({ source: 'eval', type: 'phase-progress', phase, done, total }),
-    ...(runner ? { runner } : {}),
-  }).finally(() => runner?.close());
+  const saved = { attacker: -1, target: -1 };
+  const prestart = () => {
+    if (!runner || config.workers < 2) return;
+    for (const { key, job } of evaluationJobs(n, panel, config.evaluation.matrix))
+      if (!store.has(key) && job.target <= saved.target && (job.kind !== 'attack' || job.redTeam <= saved.attacker)) runner.prestart(job);
+  };
+  // The models Stage 1 does not use, awaited after it: the arena may still be training them.
+  let target = config.models.target.kind === 'arena' ? undefined : await trained('target');
+  const later = (async () => {
+    if (!target) {
+      await ready('target');
+      target = await trained('target');
+    }
+    if (!judgeNow) await ready('guard');
+    const judge = judgeNow ?? builtJudge();
+    await ready('helpfulness');
+    const helpfulness = fromCache(arena, 'helpfulness', () => loadHelpfulness(arena));
+    await building?.finished;
+    await saveOnce('target-T0', target, { role: 'target', iteration: 0, note: 'the base arena target' });
+    saved.target = 0;
+    prestart();
+    return { target, judge, helpfulness, oracle };
+  })();
+  later.catch(() => {}); // awaited by runMtsa after Stage 1 (and below, before anything closes)
+  let iterations: IterationSummary[];
+  try {
+    iterations = await runMtsa({ attacker, embedder, later }, data, {
+      config: config.mtsa,
+      seed,
+      store,
+      onEvent: (e) => {
+        if (e.type === 'phase-end' && !e.cached && e.seconds > 0) phaseSeconds[e.phase] = round(e.seconds);
+        onEvent({ source: 'mtsa', ...e });
+      },
+      onModel: async (role, iteration, policy) => {
+        await saveOnce(role === 'attacker' ? `attacker-R${iteration}` : `target-T${iteration}`, policy, { role, iteration, variant: variantOf(config) });
+        saved[role] = iteration;
+        prestart();
+      },
+    });
+  } catch (error) {
+    await runner?.close();
+    throw error;
+  } finally {
+    // Trainer workers end here; evaluation samples the saved checkpoints with the engine.
+    await later.catch(() => {});
+    await Promise.all([attacker.close?.(), target?.close?.()]);
+  }
+  const { helpfulness, judge } = await later;
+  const suite = files ? fileSuite(loadFileSuiteSources(files), { helpfulnessScorer: helpfulness, helpfulThreshold: files.helpfulThreshold }) : arenaSuite(arena.world, seed);
+
+  const evaluationStarted = performance.now();
+  let evaluation: EvaluationResult;
+  try {
+    // Evaluation loads every saved model: R0..Rn and T0..Tn (each load checks that the weights are finite).
+    const redTeams = Array.from({ length: n + 1 }, (_, i) => attackerAgent(loadPolicy(checkpoint(`attacker-R${i}`), `R${i}`, seed), config.mtsa, `R${i}`));
+    const targets = Array.from({ length: n + 1 }, (_, i) => loadPolicy(checkpoint(`target-T${i}`), `T${i}`, seed));
+    evaluation = await evaluate({ redTeams, targets, judge, embedder }, suite, {
+      ...evaluationJobOptions(config, seed),
+      matrix: config.evaluation.matrix,
+      store,
+      onCell: (phase, done, total) => onEvent({ source: 'eval', type: 'phase-progress', phase, done, total }),
+      ...(runner ? { runner } : {}),
+    });
+  } finally {
+    await runner?.close();
+  }
   log(
-    `✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s`,
+    `✓ evaluation: ${evaluation.cells.length} attack cells, ${evaluation.ood.length} out-of-domain, ${evaluation.capability.length} capability in ${((performance.now() - evaluationStarted) / 1000).toFixed(0)} s${runner?.counts().early ? ` after the iterations (${runner.counts().early} of ${runner.counts().total} jobs ran during them)` : ''}`,
   );
   phaseSeconds.evaluation = round((performance.now() - evaluationStarted) / 1000);
   const trajectories = readRecords(join(outDir, RUN_FILES.trajectories), TrajectorySchema);
   const warnings = runWarnings(iterations, trajectories);
   for (const warning of warnings) log(`⚠ WARNING: ${warning}`);
   clock.record();
-  const summary: Summary = { ...summarize(config, evaluation, iterations, suite.oodName, arena.buildSeconds, clock.total), attempts: clock.count, warnings, phaseSeconds };
+  const summary: Summary = {
+    ...summarize(config, evaluation, iterations, suite.oodName, arena.buildSeconds, clock.total),
+    attempts: clock.count,
+    warnings,
+    phaseSeconds: arena.buildSeconds > 1 ? { arena: round(arena.buildSeconds), ...phaseSeconds } : phaseSeconds,
+  };
   // Every output is written atomically; summary.json last, so its presence means the run finished.
   writeFileAtomic(join(outDir, RUN_FILES.report), buildReport({ summary, trajectories, configText: JSON.stringify(config, null, 2) }));
   writeFileAtomic(join(outDir, RUN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
