@@ -18,7 +18,7 @@ import { scoredTrajectories, type Trajectory } from '../core/trajectory.js';
 import type { AttackerAgent } from '../attacks/attacker.js';
 import { runConversations } from '../attacks/run-conversation.js';
 import { meanCosine, meanSelfBleu, ngramIndex, wordTokens } from '../mtsa/diversity.js';
-import type { StepStore } from '../core/steps.js';
+import type { StepOutput, StepStore } from '../core/steps.js';
 import type { CapabilityItem, EvaluationSuite, ScriptedPanelAttacker } from './suite.js';
 
 export interface EvaluationModels {
@@ -161,24 +161,24 @@ export async function attackDialogues(
 export async function evaluate(models: EvaluationModels, suite: EvaluationSuite, options: EvaluationOptions): Promise<EvaluationResult> {
   const n = models.targets.length - 1;
   const panel = scriptedPanel(suite);
-  const cellsToRun: [number, number][] = [];
-  for (let r = 0; r <= n; r++) for (let t = 0; t <= n; t++) if (options.matrix === 'full' || t === 0 || r === n) cellsToRun.push([r, t]);
-  const total = cellsToRun.length + (panel.length + 1) * models.targets.length;
+  // evaluationJobs gives every job with its step key, in the order the loops below store them.
+  const jobs = evaluationJobs(n, panel, options.matrix);
   const compute = orderedJobs(
     options.runner,
     (job) => runEvaluationJob(job, models, suite, options),
-    evaluationJobs(n, panel, options.matrix).map((x) => x.job),
+    jobs.map((x) => x.job),
   );
-  let job = 0;
-  let done = 0;
+  let next = 0;
+  const nextStep = async <T extends StepOutput>(): Promise<T> => {
+    const { key } = jobs[next];
+    options.onCell?.(key, next, jobs.length);
+    const out = await options.store.step(key, compute(next) as () => Promise<T>);
+    next++;
+    return out;
+  };
+  const cellsToRun = jobs.flatMap(({ job }): [number, number][] => (job.kind === 'attack' ? [[job.redTeam, job.target]] : []));
   const trajectoriesOf = new Map<string, Trajectory[]>();
-  for (const [r, t] of cellsToRun) {
-    const key = `eval/attack/R${r}-T${t}`;
-    options.onCell?.(key, done, total);
-    const out = await options.store.step(key, compute(job++) as () => Promise<{ trajectories: Trajectory[] }>);
-    trajectoriesOf.set(`${r},${t}`, out.trajectories!);
-    done++;
-  }
+  for (const [r, t] of cellsToRun) trajectoriesOf.set(`${r},${t}`, (await nextStep<{ trajectories: Trajectory[] }>()).trajectories);
   const scripted: ScriptedCell[] = [];
   const ood: EvaluationResult['ood'] = [];
   const capability: CapabilityResult[] = [];
@@ -186,20 +186,15 @@ export async function evaluate(models: EvaluationModels, suite: EvaluationSuite,
   for (let t = 0; t <= n; t++) {
     const outOfDomain: Trajectory[] = [];
     for (const attacker of panel) {
-      const key = `eval/scripted/${attacker.name}/T${t}`;
-      options.onCell?.(key, done, total);
-      const out = await options.store.step(key, compute(job++) as () => Promise<{ trajectories: Trajectory[] }>);
-      scripted.push({ attacker: attacker.name, domain: attacker.domain, target: t, ...cellFigures(out.trajectories!) });
-      scriptedTrajectories.push(...out.trajectories!);
-      if (attacker.domain === 'out-of-domain') outOfDomain.push(...out.trajectories!);
-      done++;
+      const { trajectories } = await nextStep<{ trajectories: Trajectory[] }>();
+      scripted.push({ attacker: attacker.name, domain: attacker.domain, target: t, ...cellFigures(trajectories) });
+      scriptedTrajectories.push(...trajectories);
+      if (attacker.domain === 'out-of-domain') outOfDomain.push(...trajectories);
     }
     const pooled = cellFigures(outOfDomain);
     ood.push({ target: t, oracleAsr: pooled.oracleAsr, guardAsr: pooled.guardAsr });
-    options.onCell?.(`eval/capability/T${t}`, done, total);
-    const replies = await options.store.step(`eval/capability/T${t}`, compute(job++) as () => Promise<{ replies: string[] }>);
+    const replies = await nextStep<{ replies: string[] }>();
     capability.push(await capabilityResult(t, suite, replies.replies));
-    done++;
   }
   const cells: AttackCell[] = cellsToRun.map(([r, t]) => ({ redTeam: r, target: t, ...cellFigures(trajectoriesOf.get(`${r},${t}`)!) }));
   const diversity: DiversityResult[] = [];
