@@ -39,7 +39,7 @@ export interface GenerationResult {
  * Runs n new tokens per sequence (B, n) through the model's forward with the cache, and returns the
  * final-norm hidden state of each sequence's last new token (B, C).
  */
-function lastHidden(model: LlamaModel, cache: KvCache, ids: Int32Array, n: number): Float32Array {
+export function lastHidden(model: LlamaModel, cache: KvCache, ids: Int32Array, n: number): Float32Array {
   const C = model.config.hiddenSize;
   const B = cache.batch;
   return withBufferScope(() => {

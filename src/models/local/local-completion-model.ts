@@ -7,7 +7,7 @@
  */
 import type { ChatResponse, CompletionModel, CompletionRequest, TokenLogprob } from '../../core/models.js';
 import { Rng } from '../../core/rng.js';
-import { generate, headLogits } from '../../engine/generate.js';
+import { generate, headLogits, lastHidden } from '../../engine/generate.js';
 import { withBufferScope } from '../../engine/memory.js';
 import { KvCache, type LlamaModel } from '../../engine/nn/llama.js';
 import { noGrad } from '../../engine/tensor.js';
@@ -19,9 +19,7 @@ export function nextTokenTopLogprobs(model: LlamaModel, tokenizer: ByteLevelBpeT
   const logits = noGrad(() =>
     withBufferScope(() => {
       const cache = new KvCache(model, 1, ids.length, Int32Array.from([0]));
-      const C = model.config.hiddenSize;
-      const last = model.forwardHidden({ ids: Int32Array.from(ids), batch: 1, seqLen: ids.length }, cache).data.slice((ids.length - 1) * C);
-      return Float32Array.from(headLogits(model, last, 1));
+      return Float32Array.from(headLogits(model, lastHidden(model, cache, Int32Array.from(ids), ids.length), 1));
     }),
   );
   let max = -Infinity;
