@@ -16,7 +16,7 @@ import { loadGuard, loadGuardCheckpoint, loadPolicy, OracleJudge } from '../aren
 import { buildArena } from '../arena/build.js';
 import type { RunConfig } from '../config/run-config.js';
 import type { JudgeFormat } from '../core/backends.js';
-import { checkpointJudgeBackend, judgeWithFormat, type JudgeBackend } from '../run/judge-formats.js';
+import { checkpointJudgeBackend, judgeWithFormat, once, type JudgeBackend } from '../run/judge-formats.js';
 
 /** Turns a model spec (server URL + model name, a checkpoint…) into a backend. Supplied by the caller. */
 export interface ServedModels {
@@ -45,9 +45,7 @@ function backendOf(model: string, context: JudgeSpecContext, judgeSpec: string):
       `judge "${judgeSpec}" runs on a served model, and this build has no model specs wired in (use arena-guard, arena-oracle, checkpoint:<dir>, or a judge kind on checkpoint:<dir>; see docs/judges-and-data.md)`,
     );
   if (served.judgeBackend) return served.judgeBackend(model);
-  let chat: ChatModel | undefined;
-  let completion: CompletionModel | undefined;
-  return { id: model, chat: () => (chat ??= served.chat(model)), completion: () => (completion ??= served.completion(model)) };
+  return { id: model, chat: once(() => served.chat(model)), completion: once(() => served.completion(model)) };
 }
 
 /** A judge format (run/judge-formats.ts) on the model the spec's argument names. */

@@ -118,17 +118,17 @@ function checkpointModel(spec: Extract<ModelSpec, { kind: 'checkpoint' }>, conte
 
 /** A GGUF file run in-process by llama.cpp: chat for the attacker or target, verdict-token probabilities as a judge. */
 function llamaCppModel(spec: Extract<ModelSpec, { kind: 'llama-cpp' }>, context: BuildModelContext): BuiltModel {
-  const id = spec.id ?? `llama-cpp:${basename(spec.path)}`;
-  const model = lazyLlamaCpp(id, spec);
+  const model = lazyLlamaCpp(spec);
+  const id = model.id;
   if (context.role === 'judge') return { id, judge: judgeWithFormat(spec.format, llamaCppJudgeBackend(model), formatOptions(spec)) };
   if (context.role === 'embedder') throw new ConfigError(`${context.source}: a llama-cpp model cannot embed here; use kind openai-compatible (/v1/embeddings), checkpoint or arena`);
   return { id, chat: model };
 }
 
-/** The GGUF model of a spec; the judge fields are ours, not llama.cpp's (its loader reads a strict spec). */
-function lazyLlamaCpp(id: string, spec: Extract<ModelSpec, { kind: 'llama-cpp' }>): LazyLlamaCppModel {
+/** The GGUF model of a spec (id: the spec's, else the file's name); the judge fields are ours, not llama.cpp's (its loader reads a strict spec). */
+function lazyLlamaCpp(spec: Extract<ModelSpec, { kind: 'llama-cpp' }>): LazyLlamaCppModel {
   const { format: _format, rubric: _rubric, ...model } = spec;
-  return new LazyLlamaCppModel(id, model);
+  return new LazyLlamaCppModel(spec.id ?? `llama-cpp:${basename(spec.path)}`, model);
 }
 
 /** A GGUF model as a judge backend: chat and completions by llama.cpp, verdict-token probabilities in-process. */
@@ -151,7 +151,7 @@ export function judgeBackendOf(spec: ModelSpec, context: BuildModelContext): Jud
     case 'checkpoint':
       return checkpointJudgeBackend(spec.path);
     case 'llama-cpp':
-      return llamaCppJudgeBackend(lazyLlamaCpp(spec.id ?? `llama-cpp:${basename(spec.path)}`, spec));
+      return llamaCppJudgeBackend(lazyLlamaCpp(spec));
     case 'openai-compatible': {
       const { id, model } = openServer(spec, { ...context, role: 'judge' });
       return serverJudgeBackend(id, model, spec);

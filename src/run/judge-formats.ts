@@ -46,7 +46,7 @@ export interface JudgeFormatOptions {
 }
 
 /** A model made once, on first use. */
-function once<T>(make: () => T): () => T {
+export function once<T>(make: () => T): () => T {
   let value: T | undefined;
   return () => (value ??= make());
 }
