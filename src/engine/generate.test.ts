@@ -69,7 +69,7 @@ function sharpModel(seed: number) {
 describe('generate', () => {
   it('gives the tokens the separate cached forward gave before the one-forward refactor (greedy and sampled)', () => {
     // Recorded from generate() at commit 687c4be, when sampling had its own copy of the Llama
-    // forward (forwardCached); the same with the portable and the BLAS kernels. The one forward
+    // forward (forwardCached); the same with the portable and the native kernels. The one forward
     // (LlamaModel.forwardHidden with a KvCache) must reproduce them token for token.
     const model = sharpModel(21);
     const prompts = [[3, 4, 5, 6, 7], [9, 2], [11, 12, 13, 14, 15, 16, 17, 18], [5]];

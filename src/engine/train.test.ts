@@ -4,6 +4,12 @@ import { user, assistant } from '../core/message.js';
 import { ChatTemplate } from '../models/chat-template.js';
 import { tinyModel, tinyTokenizer } from '../testing/tiny.js';
 import { generate } from './generate.js';
+import { jsKernels, nativeKernels, withKernels, type Kernels } from './kernels/index.js';
+import { sequenceLogProbs } from './log-probs.js';
+import { withBufferScope } from './memory.js';
+import * as ops from './ops/index.js';
+import { AdamW } from './optim/adamw.js';
+import { backward, clearTape, Tensor } from './tensor.js';
 import { lengthBucketedBatches, trainLanguageModel } from './train.js';
 
 const facts: [string, string][] = [
@@ -45,5 +51,46 @@ describe('training a tiny model', () => {
     const batches = lengthBucketedBatches(lengths, 8, new Rng(4));
     expect(batches.flat().sort((a, b) => a - b)).toEqual(lengths.map((_, i) => i));
     expect(lengthBucketedBatches(lengths, 8, new Rng(4))).toEqual(batches);
+  });
+});
+
+describe.runIf(nativeKernels().kernels)('native and TypeScript kernels', () => {
+  // A pair objective like DPO's on right-padded sequences of uneven lengths, some longer than the
+  // native attention's 32-row blocks, with AdamW and clipping: every kernel of a training step.
+  // The two kernel sets round differently, so the models may differ only by accumulated rounding.
+  it('train the same model through a pair objective', () => {
+    const train = (k: Kernels) =>
+      withKernels(k, () => {
+        const model = tinyModel(5, { vocabSize: 64, hiddenSize: 32, intermediateSize: 48, numHeads: 4, numKvHeads: 2, maxPositions: 80 });
+        const optimizer = new AdamW([...model.params.values()], { lr: 3e-3, weightDecay: 0.1, maxGradNorm: 1 });
+        const rng = new Rng(8);
+        const sequences = Array.from({ length: 6 }, (_, i) => {
+          const ids = Array.from({ length: 10 + ((i * 17) % 60) }, () => 1 + rng.int(63));
+          return { ids, mask: ids.map((_, t) => (t > 4 ? 1 : 0)) };
+        });
+        const losses: number[] = [];
+        for (let step = 0; step < 8; step++) {
+          losses.push(
+            withBufferScope(() => {
+              clearTape();
+              const logProbs = sequenceLogProbs(model, sequences, 0);
+              // −log σ(chosen − rejected) over pairs (0,1), (2,3), (4,5)
+              const margin = ops.sub(ops.pick(logProbs, [0, 2, 4]), ops.pick(logProbs, [1, 3, 5]));
+              const loss = ops.scale(ops.sum(ops.logSigmoid(ops.scale(margin, 0.1))), -1 / 3);
+              backward(loss);
+              return loss.item();
+            }),
+          );
+          optimizer.update();
+        }
+        return { losses, params: [...model.params.values()].map((t) => Tensor.from(t.data)) };
+      });
+    const js = train(jsKernels);
+    const native = train(nativeKernels().kernels!);
+    native.losses.forEach((l, i) => expect(Math.abs(l - js.losses[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(js.losses[i]))));
+    expect(js.losses[7]).toBeLessThan(js.losses[0]);
+    let maxDiff = 0;
+    js.params.forEach((p, i) => p.data.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - native.params[i].data[j])))));
+    expect(maxDiff).toBeLessThan(1e-4);
   });
 });

@@ -3,6 +3,7 @@
  * The product packs op(A) and op(B) into contiguous row-major buffers, then runs an i-k-j loop over
  * four rows of A at a time with float64 accumulators (V8 computes in doubles anyway).
  */
+import { jsLayerKernels } from './js-layer-kernels.js';
 import type { Kernels } from './kernels.js';
 
 let packA = new Float32Array(0);
@@ -24,8 +25,8 @@ function pack(source: Float32Array, offset: number, ld: number, transposed: bool
   }
 }
 
-export const jsKernels: Kernels = {
-  name: 'js',
+const baseKernels = {
+  name: 'js' as const,
   softmaxRows(data, offset, rows, cols, lse) {
     for (let r = 0; r < rows; r++) {
       const o = offset + r * cols;
@@ -178,4 +179,6 @@ export const jsKernels: Kernels = {
       }
     }
   },
-};
+} satisfies Omit<Kernels, keyof ReturnType<typeof jsLayerKernels>>;
+
+export const jsKernels: Kernels = { ...baseKernels, ...jsLayerKernels(baseKernels) };

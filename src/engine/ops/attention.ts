@@ -1,13 +1,13 @@
 /**
  * Fused causal multi-head self-attention with grouped-query heads.
  * q: (B·T, H·D), k and v: (B·T, KV·D), row-major with time inside batch; heads are column blocks,
- * so one head of one sequence is a strided matrix that BLAS reads in place (leading dim H·D).
+ * so one head of one sequence is a strided matrix that a product reads in place (leading dim H·D).
  * Per head: S = QKᵀ/√D, P = softmax(S + causal mask), O = PV. P is kept for the backward:
  * dV = PᵀdO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(dP∘P)), dQ = dS·K/√D, dK = dSᵀ·Q/√D.
  */
 import { assert } from '../../core/errors.js';
 import { kernels } from '../kernels/index.js';
-import { allocate, allocateUninitialized } from '../memory.js';
+import { allocateUninitialized } from '../memory.js';
 import { Tensor, record } from '../tensor.js';
 
 export interface AttentionShape {
@@ -27,61 +27,17 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: Attentio
   assert(H % KV === 0, () => `attention: ${H} heads are not a multiple of ${KV} key/value heads`);
   assert(q.rows === B * T && q.cols === H * D, () => `attention: q is [${q.shape}], expected [${B * T}, ${H * D}]`);
   assert(k.rows === B * T && k.cols === KV * D && v.rows === B * T && v.cols === KV * D, () => `attention: k/v are [${k.shape}]/[${v.shape}], expected [${B * T}, ${KV * D}]`);
-  const group = H / KV;
-  const ldq = H * D;
-  const ldk = KV * D;
-  const scale = 1 / Math.sqrt(D);
-  const TT = T * T;
-  const probs = allocateUninitialized(B * H * TT);
+  const probs = allocateUninitialized(B * H * T * T);
   const out = Tensor.empty([B * T, H * D]);
-  const kern = kernels();
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const kOff = b * T * ldk + Math.floor(h / group) * D;
-      kern.sgemm(false, true, T, T, D, scale, q.data, b * T * ldq + h * D, ldq, k.data, kOff, ldk, 0, probs, (b * H + h) * TT, T);
-    }
-    kern.causalSoftmax(probs, b * H * TT, H, T, keyStart ? keyStart[b] : 0);
-    for (let h = 0; h < H; h++) {
-      const qOff = b * T * ldq + h * D;
-      const kOff = b * T * ldk + Math.floor(h / group) * D;
-      kern.sgemm(false, false, T, D, T, 1, probs, (b * H + h) * TT, T, v.data, kOff, ldk, 0, out.data, qOff, ldq);
-    }
-  }
+  const scale = 1 / Math.sqrt(D);
+  kernels().attentionForward(q.data, k.data, v.data, probs, out.data, shape, keyStart ?? null, scale);
   record([q, k, v], out, () => {
     const g = out.grad;
     if (!g) return;
-    const kb = kernels();
     const dq = q.requiresGrad ? q.gradBuffer() : null;
     const dk = k.requiresGrad ? k.gradBuffer() : null;
     const dv = v.requiresGrad ? v.gradBuffer() : null;
-    const dp = allocate(TT);
-    for (let b = 0; b < B; b++) {
-      const start = keyStart ? keyStart[b] : 0;
-      for (let h = 0; h < H; h++) {
-        const qOff = b * T * ldq + h * D;
-        const kOff = b * T * ldk + Math.floor(h / group) * D;
-        const pOff = (b * H + h) * TT;
-        if (dv) kb.sgemm(true, false, T, D, T, 1, probs, pOff, T, g, qOff, ldq, 1, dv, kOff, ldk);
-        if (!dq && !dk) continue;
-        kb.sgemm(false, true, T, T, D, 1, g, qOff, ldq, v.data, kOff, ldk, 0, dp, 0, T);
-        // dS = P∘(dP − rowsum(dP∘P)), written over dp; masked entries have P = 0 and stay 0.
-        for (let t = 0; t < T; t++) {
-          const row = t * T;
-          const pRow = pOff + row;
-          if (t < start) {
-            dp.fill(0, row, row + T);
-            continue;
-          }
-          let dot = 0;
-          for (let j = start; j <= t; j++) dot += dp[row + j] * probs[pRow + j];
-          for (let j = start; j <= t; j++) dp[row + j] = probs[pRow + j] * (dp[row + j] - dot);
-          if (start > 0) dp.fill(0, row, row + start);
-          dp.fill(0, row + t + 1, row + T);
-        }
-        if (dq) kb.sgemm(false, false, T, D, T, scale, dp, 0, T, k.data, kOff, ldk, 1, dq, qOff, ldq);
-        if (dk) kb.sgemm(true, false, T, D, T, scale, dp, 0, T, q.data, qOff, ldq, 1, dk, kOff, ldk);
-      }
-    }
+    kernels().attentionBackward(g, q.data, k.data, v.data, probs, dq, dk, dv, shape, keyStart ?? null, scale);
   });
   return out;
 }

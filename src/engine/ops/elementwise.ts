@@ -5,6 +5,7 @@
  */
 import { assert } from '../../core/errors.js';
 import { logSigmoidValue, sigmoidValue } from '../../core/math.js';
+import { kernels } from '../kernels/index.js';
 import { Tensor, accumulateGrad, accumulateGradCopy, addInto, record } from '../tensor.js';
 
 function sameShape(a: Tensor, b: Tensor, op: string): void {
@@ -33,10 +34,7 @@ function unary(
 export function add(a: Tensor, b: Tensor): Tensor {
   sameShape(a, b, 'add');
   const out = Tensor.empty(a.shape);
-  const ad = a.data,
-    bd = b.data,
-    y = out.data;
-  for (let i = 0; i < y.length; i++) y[i] = ad[i] + bd[i];
+  kernels().add(a.data, b.data, out.data, out.size);
   record([a, b], out, () => {
     const go = out.grad;
     if (!go) return;

@@ -3,6 +3,7 @@
  * positions that carry a loss), and per-sequence weighted sums (summed completion log-probs).
  */
 import { assert } from '../../core/errors.js';
+import { kernels } from '../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
 /** weight (V, C) looked up at ids → (N, C). */
@@ -17,14 +18,7 @@ export function embedding(weight: Tensor, ids: Int32Array): Tensor {
     out.data.set(weight.data.subarray(id * C, id * C + C), r * C);
   }
   record([weight], out, () => {
-    const g = out.grad;
-    if (!g) return;
-    const gw = weight.gradBuffer();
-    for (let r = 0; r < N; r++) {
-      const o = ids[r] * C;
-      const s = r * C;
-      for (let c = 0; c < C; c++) gw[o + c] += g[s + c];
-    }
+    if (out.grad) kernels().scatterAddRows(out.grad, ids, weight.gradBuffer(), N, C);
   });
   return out;
 }
@@ -41,14 +35,7 @@ export function gatherRows(x: Tensor, indices: Int32Array): Tensor {
     out.data.set(x.data.subarray(i * C, i * C + C), r * C);
   }
   record([x], out, () => {
-    const g = out.grad;
-    if (!g) return;
-    const gx = x.gradBuffer();
-    for (let r = 0; r < N; r++) {
-      const o = indices[r] * C;
-      const s = r * C;
-      for (let c = 0; c < C; c++) gx[o + c] += g[s + c];
-    }
+    if (out.grad) kernels().scatterAddRows(out.grad, indices, x.gradBuffer(), N, C);
   });
   return out;
 }

@@ -4,6 +4,7 @@
  */
 import { assert } from '../../core/errors.js';
 import { kernels } from '../kernels/index.js';
+import { allocateUninitialized } from '../memory.js';
 import { Tensor, record } from '../tensor.js';
 
 function dims(t: Tensor, transposed: boolean): [number, number] {
@@ -50,8 +51,13 @@ export function linear(x: Tensor, weight: Tensor): Tensor {
     const g = out.grad;
     if (!g) return;
     const k = kernels();
-    // dx = dy · W ; dW += dyᵀ · x
-    if (x.requiresGrad) k.sgemm(false, false, N, inFeatures, outFeatures, 1, g, 0, outFeatures, weight.data, 0, inFeatures, 1, x.gradBuffer(), 0, inFeatures);
+    // dx = dy · W ; dW += dyᵀ · x. When x has no gradient yet (a fresh activation, the usual case)
+    // the product writes a new buffer instead of adding into a zeroed one.
+    if (x.requiresGrad) {
+      const fresh = !x.grad && !x.persistent;
+      const dx = fresh ? (x.grad = allocateUninitialized(x.size)) : x.gradBuffer();
+      k.sgemm(false, false, N, inFeatures, outFeatures, 1, g, 0, outFeatures, weight.data, 0, inFeatures, fresh ? 0 : 1, dx, 0, inFeatures);
+    }
     if (weight.requiresGrad) k.sgemm(true, false, outFeatures, inFeatures, N, 1, g, 0, outFeatures, x.data, 0, inFeatures, 1, weight.gradBuffer(), 0, inFeatures);
   });
   return out;

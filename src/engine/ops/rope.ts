@@ -4,7 +4,8 @@
  * (llama.cpp's GGUF expects adjacent pairs; a GGUF export must permute Q/K rows.)
  */
 import { assert } from '../../core/errors.js';
-import { allocateCopy } from '../memory.js';
+import { kernels } from '../kernels/index.js';
+import { allocateUninitialized } from '../memory.js';
 import { Tensor, addInto, record } from '../tensor.js';
 
 const tables = new Map<string, { cos: Float32Array; sin: Float32Array; length: number }>();
@@ -32,31 +33,15 @@ export function ropeTable(headDim: number, theta: number, positions: number): { 
 }
 
 /**
- * Rotates every head of x (rows, heads·headDim) by its row's position.
- * positions[r] is the absolute position of row r (left padding gives shifted positions).
+ * Rotates every head of input (rows, heads·headDim) by its row's position into output (which may
+ * be input). positions[r] is the absolute position of row r (left padding gives shifted positions).
  */
-export function applyRopeInPlace(data: Float32Array, rows: number, heads: number, headDim: number, positions: Int32Array, theta: number, inverse = false): void {
-  const half = headDim / 2;
+export function applyRope(input: Float32Array, output: Float32Array, rows: number, heads: number, headDim: number, positions: Int32Array, theta: number, inverse = false): void {
   let maxPosition = 0;
   for (let r = 0; r < rows; r++) if (positions[r] > maxPosition) maxPosition = positions[r];
   const { cos, sin } = ropeTable(headDim, theta, maxPosition + 1);
-  const sign = inverse ? -1 : 1;
-  const width = heads * headDim;
-  for (let r = 0; r < rows; r++) {
-    const t = Math.max(0, positions[r]) * half;
-    for (let h = 0; h < heads; h++) {
-      const o = r * width + h * headDim;
-      for (let i = 0; i < half; i++) {
-        const c = cos[t + i];
-        const s = sign * sin[t + i];
-        const a = data[o + i];
-        const b = data[o + i + half];
-        // [a, b] → [a·cos − b·sin, b·cos + a·sin]
-        data[o + i] = a * c - b * s;
-        data[o + i + half] = b * c + a * s;
-      }
-    }
-  }
+  // [a, b] → [a·cos − b·sin, b·cos + a·sin] for each pair (i, i + headDim/2) of every head
+  kernels().rope(input, output, rows, heads, headDim, positions, cos, sin, inverse);
 }
 
 export function rope(x: Tensor, heads: number, positions: Int32Array, theta: number): Tensor {
@@ -64,8 +49,8 @@ export function rope(x: Tensor, heads: number, positions: Int32Array, theta: num
   const headDim = x.cols / heads;
   assert(Number.isInteger(headDim) && headDim % 2 === 0, () => `rope: ${x.cols} features do not split into ${heads} heads of even size`);
   assert(positions.length === rows, () => `rope: ${positions.length} positions for ${rows} rows`);
-  const out = new Tensor(allocateCopy(x.data), x.shape);
-  applyRopeInPlace(out.data, rows, heads, headDim, positions, theta);
+  const out = Tensor.empty(x.shape);
+  applyRope(x.data, out.data, rows, heads, headDim, positions, theta);
   record([x], out, () => {
     if (!out.grad) return;
     // The rotation is orthogonal, so its backward is the inverse rotation of the gradient. When x
@@ -73,12 +58,12 @@ export function rope(x: Tensor, heads: number, positions: Int32Array, theta: num
     if (!x.grad && !x.persistent) {
       const g = out.grad;
       out.grad = null;
-      applyRopeInPlace(g, rows, heads, headDim, positions, theta, true);
+      applyRope(g, g, rows, heads, headDim, positions, theta, true);
       x.grad = g;
       return;
     }
-    const g = allocateCopy(out.grad);
-    applyRopeInPlace(g, rows, heads, headDim, positions, theta, true);
+    const g = allocateUninitialized(out.grad.length);
+    applyRope(out.grad, g, rows, heads, headDim, positions, theta, true);
     addInto(x.gradBuffer(), g);
   });
   return out;

@@ -5,7 +5,7 @@
  */
 import { assert } from '../../core/errors.js';
 import { kernels } from '../kernels/index.js';
-import { allocateCopy } from '../memory.js';
+import { allocateCopy, allocateUninitialized } from '../memory.js';
 import { Tensor, record } from '../tensor.js';
 
 export function softmax(x: Tensor): Tensor {
@@ -69,29 +69,20 @@ export function tokenLogProbs(logits: Tensor, targets: Int32Array): Tensor {
   const V = logits.cols;
   const N = logits.rows;
   assert(targets.length === N, () => `tokenLogProbs: ${targets.length} targets for ${N} rows`);
-  const out = Tensor.zeros([N]);
+  for (let r = 0; r < N; r++) assert(targets[r] < V, () => `tokenLogProbs: target id ${targets[r]} is outside the vocabulary of ${V}`);
+  const out = Tensor.empty([N]);
   // Probabilities are kept for the backward, which then needs no exp: d log p_t/dx = onehot_t − p.
-  const probs = allocateCopy(logits.data);
-  const lse = new Float32Array(N);
-  kernels().softmaxRows(probs, 0, N, V, lse);
-  for (let r = 0; r < N; r++) {
-    const t = targets[r];
-    if (t < 0) continue;
-    assert(t < V, () => `tokenLogProbs: target id ${t} is outside the vocabulary of ${V}`);
-    out.data[r] = logits.data[r * V + t] - lse[r];
-  }
+  const probs = allocateUninitialized(N * V);
+  kernels().tokenLogProbs(logits.data, probs, targets, out.data, N, V);
   record([logits], out, () => {
     const g = out.grad;
     if (!g) return;
-    const gx = logits.gradBuffer();
-    for (let r = 0; r < N; r++) {
-      const t = targets[r];
-      const gr = g[r];
-      if (t < 0 || gr === 0) continue;
-      const o = r * V;
-      for (let c = 0; c < V; c++) gx[o + c] -= gr * probs[o + c];
-      gx[o + t] += gr;
-    }
+    // When the logits have no gradient yet (the usual case: they feed only this op), the gradient
+    // is written over the probabilities, which nothing reads afterwards, and handed over.
+    if (!logits.grad && !logits.persistent) {
+      kernels().tokenLogProbsBackward(g, probs, targets, probs, N, V, true);
+      logits.grad = probs;
+    } else kernels().tokenLogProbsBackward(g, probs, targets, logits.gradBuffer(), N, V, false);
   });
   return out;
 }

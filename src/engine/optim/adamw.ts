@@ -3,6 +3,7 @@
  * Weight decay applies to matrices only, not to norm gains, as is usual for transformers.
  */
 import { NumericalError } from '../../core/errors.js';
+import { kernels } from '../kernels/index.js';
 import type { Tensor } from '../tensor.js';
 
 export interface AdamWOptions {
@@ -32,12 +33,9 @@ export class AdamW {
 
   /** Global L2 norm of all gradients (missing gradients count as zero). */
   gradNorm(): number {
+    const k = kernels();
     let s = 0;
-    for (const p of this.params) {
-      const g = p.grad;
-      if (!g) continue;
-      for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-    }
+    for (const p of this.params) if (p.grad) s += k.sumSquares(p.grad, p.grad.length);
     return Math.sqrt(s);
   }
 
@@ -63,16 +61,8 @@ export class AdamW {
         this.v.set(p, v);
       }
       const decay = p.shape.length >= 2 ? 1 - lr * weightDecay : 1;
-      const w = p.data;
-      for (let i = 0; i < w.length; i++) {
-        const gi = g[i] * clip;
-        const mi = beta1 * m[i] + (1 - beta1) * gi;
-        const vi = beta2 * v[i] + (1 - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = w[i] * decay - (stepSize * mi) / (Math.sqrt(vi / correction2) + eps);
-      }
-      g.fill(0);
+      // w ← w·decay − stepSize·m / (√(v/correction2) + eps), moments from the clipped gradient; zeroes g
+      kernels().adamw(p.data, g, m, v, p.size, { clip, beta1, beta2, stepSize, correction2, eps, decay });
     }
     return { gradNorm: norm, lr };
   }
