@@ -15,12 +15,12 @@ import { buildArena } from '../src/arena/build.js';
 import { tinyArenaConfig } from '../src/arena/config.js';
 import { parseAttackConfig } from '../src/config/attack-config.js';
 import type { AttackSummary } from '../src/data/attack-summary.js';
-import { useKernels } from '../src/engine/kernels/index.js';
+import { kernelChoice, useKernels } from '../src/engine/kernels/index.js';
 import { runAttackJob } from '../src/run/run-attack.js';
 import { findVenv } from '../src/testing/python-venv.js';
 import { startTransformersServe } from '../src/testing/transformers-serve.js';
 
-useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
+useKernels(kernelChoice(process.env.MTSA_KERNELS));
 
 const venv = findVenv();
 if ('missing' in venv) {

@@ -12,11 +12,11 @@
  */
 import { Rng } from '../src/core/rng.js';
 import { generate, type GenerationResult, type SamplingSettings } from '../src/engine/generate.js';
-import { kernels, useKernels } from '../src/engine/kernels/index.js';
+import { kernels, kernelChoice, useKernels } from '../src/engine/kernels/index.js';
 import { LlamaModel, defaultLlamaConfig, type TokenBatch } from '../src/engine/nn/llama.js';
 import { PrefixStore } from '../src/engine/prefix-store.js';
 
-useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
+useKernels(kernelChoice(process.env.MTSA_KERNELS));
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);

@@ -5,13 +5,13 @@
  */
 import { Rng } from '../src/core/rng.js';
 import { generate } from '../src/engine/generate.js';
-import { kernels, useKernels } from '../src/engine/kernels/index.js';
+import { kernels, kernelChoice, useKernels } from '../src/engine/kernels/index.js';
 import { LlamaModel, defaultLlamaConfig } from '../src/engine/nn/llama.js';
 import { runPythonAnchor } from './python-anchor.js';
 import { REFERENCE } from './reference.js';
 
-// MTSA_KERNELS=js|blas|auto, as for the CLI: the portable kernels can be benchmarked too.
-useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
+// MTSA_KERNELS=js|native|auto, as for the CLI: the portable kernels can be benchmarked too.
+useKernels(kernelChoice(process.env.MTSA_KERNELS));
 
 const BATCH = 16;
 const PROMPT = 16;

@@ -1,11 +1,12 @@
 /**
  * Benchmark: training throughput of the reference configuration (d_model 128, 4 layers, 4 heads,
  * vocab 2048, sequence 128, batch 16) with this engine and with PyTorch on CPU, in one run.
- * Prints one JSON line: our tokens/s, PyTorch's best of one and two threads, the ratio, the FLOPs per
+ * Prints one JSON line: our tokens/s (with up to two kernel threads), PyTorch's best of one and two threads, the ratio, the FLOPs per
  * trained token of the configuration and the GFLOP/s that our rate achieves.
  */
 import { Rng } from '../src/core/rng.js';
-import { kernels, useKernels } from '../src/engine/kernels/index.js';
+import { availableParallelism } from 'node:os';
+import { kernels, setKernelThreads, kernelChoice, useKernels } from '../src/engine/kernels/index.js';
 import { languageModelLoss } from '../src/engine/log-probs.js';
 import { LlamaModel, defaultLlamaConfig } from '../src/engine/nn/llama.js';
 import { AdamW } from '../src/engine/optim/adamw.js';
@@ -14,8 +15,11 @@ import { backward, clearTape } from '../src/engine/tensor.js';
 import { runPythonAnchor } from './python-anchor.js';
 import { REFERENCE, trainingFlopsPerToken } from './reference.js';
 
-// MTSA_KERNELS=js|blas|auto, as for the CLI: the portable kernels can be benchmarked too.
-useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
+// MTSA_KERNELS=js|native|auto, as for the CLI: the portable kernels can be benchmarked too.
+useKernels(kernelChoice(process.env.MTSA_KERNELS));
+// Both sides may use the machine's cores, up to two (PyTorch runs with one and with two threads):
+// BENCH_THREADS overrides ours.
+const oursThreads = kernels().name === 'js' ? 1 : setKernelThreads(Number(process.env.BENCH_THREADS ?? Math.min(2, availableParallelism())));
 
 function measureOurs(steps: number, warmup: number): { tokensPerSecond: number; finalLoss: number; msPerStep: number } {
   const config = defaultLlamaConfig({ ...REFERENCE, maxPositions: REFERENCE.seqLen });
@@ -77,6 +81,7 @@ const line = {
   mflop_per_token: Number((flopsPerToken / 1e6).toFixed(2)),
   ours_gflop_per_s: Number(((ours.tokensPerSecond * flopsPerToken) / 1e9).toFixed(1)),
   kernels: kernels().name,
+  ours_threads: oursThreads,
   ms_per_step: Number(ours.msPerStep.toFixed(1)),
   steps,
   rounds,

@@ -20,11 +20,11 @@ import { user } from '../src/core/message.js';
 import { Rng } from '../src/core/rng.js';
 import { loadCheckpoint } from '../src/engine/checkpoint/hf-checkpoint.js';
 import { generate } from '../src/engine/generate.js';
-import { kernels, useKernels } from '../src/engine/kernels/index.js';
+import { kernels, kernelChoice, useKernels } from '../src/engine/kernels/index.js';
 import { checkpointToGguf } from '../src/export/gguf.js';
 import { ChatTemplate } from '../src/models/chat-template.js';
 
-useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
+useKernels(kernelChoice(process.env.MTSA_KERNELS));
 
 const BATCH = 16;
 const NEW_TOKENS = 128;

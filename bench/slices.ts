@@ -21,14 +21,14 @@ import { hashString } from '../src/core/rng.js';
 import type { Trajectory } from '../src/core/trajectory.js';
 import { RunConfigSchema } from '../src/config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../src/data/schemas.js';
-import { kernels, useKernels } from '../src/engine/kernels/index.js';
+import { kernels, kernelChoice, useKernels } from '../src/engine/kernels/index.js';
 import { evaluate, runEvaluationJob } from '../src/eval/evaluate.js';
 import { attackerAgent, iterationObjectives, stage1 } from '../src/mtsa/pipeline.js';
 import { prepareReferences, redTeamCandidates, resampleRedTeam } from '../src/mtsa/resampling.js';
 import { parallelEvaluation } from '../src/run/evaluation-runner.js';
 import { MemoryStepStore } from '../src/storage/memory-step-store.js';
 
-useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
+useKernels(kernelChoice(process.env.MTSA_KERNELS));
 const [slice, cacheDir, outDir, workersArg] = process.argv.slice(2);
 const config = RunConfigSchema.parse({});
 const seed = config.seed;

@@ -13,7 +13,7 @@ import { user, assistant } from '../src/core/message.js';
 import type { ScoredConversation, TrainablePolicy } from '../src/core/models.js';
 import { Rng } from '../src/core/rng.js';
 import { saveCheckpoint } from '../src/engine/checkpoint/hf-checkpoint.js';
-import { kernels, useKernels } from '../src/engine/kernels/index.js';
+import { kernels, kernelChoice, useKernels } from '../src/engine/kernels/index.js';
 import { LlamaModel, defaultLlamaConfig } from '../src/engine/nn/llama.js';
 import { ByteLevelBpeTokenizer } from '../src/engine/tokenizer/byte-level-bpe.js';
 import { SPECIAL_TOKENS } from '../src/models/chat-template.js';
@@ -23,7 +23,7 @@ import { projectPython } from '../src/models/torch/worker-process.js';
 import { tokenMeanNll } from '../src/training/trainers.js';
 import { REFERENCE } from './reference.js';
 
-useKernels((process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas');
+useKernels(kernelChoice(process.env.MTSA_KERNELS));
 
 const steps = Number(process.env.BENCH_STEPS ?? 10);
 const warmup = 2;

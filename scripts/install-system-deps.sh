@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the optional system packages the project uses, where it can (Debian/Ubuntu as root):
-#   libopenblas-dev  the fast kernel path (the build falls back to TypeScript kernels without it)
+#   build-essential  a C compiler and make for the native kernels (the engine falls back to its
+#                    TypeScript kernels without them)
 #   chromium         the headless browser of the report test
 # Idempotent; prints what to run instead when it cannot install.
 set -euo pipefail
 need=()
-[ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || [ -e /usr/include/aarch64-linux-gnu/cblas.h ] || need+=(libopenblas-dev)
+{ command -v gcc >/dev/null 2>&1 && command -v make >/dev/null 2>&1; } || need+=(build-essential)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 /**
  * Builds the tiny arena once per test run (about a minute on two cores), into a cache shared by
  * every test file; builds are keyed by a content hash, so reuse across runs is safe. The build runs
- * in a child process so that no BLAS worker threads linger in the test runner.
+ * in a child process so that no kernel threads linger in the test runner.
  */
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';

@@ -22,8 +22,12 @@ import type { ArenaConfig, ArenaModelRole } from './config.js';
 import { attackerBaseCorpus, embedderCorpus, guardCorpus, helpfulnessCorpus, targetCorpus, thinkBeforeAttackCorpus, type ChatExample, type ThinkBeforeAttackRecord } from './corpora.js';
 import { buildWorld, WORLD_VERSION, type World } from './world.js';
 
-/** Bump when training code changes in a way that changes model files (2: one OpenBLAS thread, docs/decisions/0013-workers-and-one-blas-thread.md). */
-const BUILD_VERSION = 2;
+/**
+ * Bump when training code changes in a way that changes model files (2: one OpenBLAS thread,
+ * docs/decisions/0013-workers-and-one-blas-thread.md; 3: our own kernels, which round differently,
+ * docs/decisions/0015-own-kernels.md).
+ */
+const BUILD_VERSION = 3;
 
 export interface ArenaCorpora {
   target: ChatExample[];

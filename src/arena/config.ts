@@ -1,7 +1,7 @@
 /**
  * The arena's configuration: world, behaviour, corpus sizes and the size and training of each
  * model. Every field has a default and a description. Defaults build everything in a few minutes
- * on two cores with BLAS kernels; `tinyArenaConfig` is what the tests use.
+ * on two cores with the native kernels; `tinyArenaConfig` is what the tests use.
  */
 import { z } from 'zod';
 import { DEFAULT_TARGET_BEHAVIOUR, DEFAULT_THOUGHT_GUIDED } from './scripted.js';

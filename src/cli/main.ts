@@ -10,7 +10,7 @@ import { buildArenaInWorkers } from '../arena/build.js';
 import { ArenaConfigSchema } from '../arena/config.js';
 import { describeSchema, loadRunConfig, RunConfigSchema, tinyRunConfig, type RunConfig } from '../config/run-config.js';
 import { ConfigError, MtsaError } from '../core/errors.js';
-import { blasKernels, useKernels } from '../engine/kernels/index.js';
+import { kernelChoice, nativeKernels, useKernels } from '../engine/kernels/index.js';
 import { runMtsaJob, type RunEvent } from '../run/run-mtsa.js';
 import type { Summary } from '../data/summary.js';
 import { describeError, errorDetails } from './errors.js';
@@ -32,10 +32,10 @@ function cacheDir(option: string | undefined): string {
 }
 
 function setUpKernels(): void {
-  const requested = (process.env.MTSA_KERNELS ?? 'auto') as 'auto' | 'js' | 'blas';
+  const requested = kernelChoice(process.env.MTSA_KERNELS);
   const active = useKernels(requested);
   if (active.name === 'js' && requested !== 'js') {
-    process.stderr.write(`mtsa: using portable TypeScript kernels (${blasKernels().reason}); for 10-50x faster training: apt-get install libopenblas-dev && npm rebuild\n`);
+    process.stderr.write(`mtsa: using portable TypeScript kernels (${nativeKernels().reason}); for 10-50x faster training: apt-get install build-essential && npm rebuild\n`);
   }
 }
 

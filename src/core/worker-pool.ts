@@ -1,7 +1,7 @@
 /**
  * A small pool of worker threads for independent, CPU-bound jobs (evaluation cells, arena models),
- * so that both cores of a two-core machine are busy: at the engine's matrix sizes OpenBLAS's own
- * threads do not help, two jobs side by side do. Each worker is a module that calls `serveJobs`;
+ * so that both cores of a two-core machine are busy: two jobs side by side gain more than a second
+ * kernel thread inside each. Each worker is a module that calls `serveJobs`;
  * it stays alive across jobs, so what it loads once (models, a world) is reused. Results come back
  * in the order jobs were submitted to each `run` call's promise; the caller decides the order in
  * which they are used (and so keeps same-seed runs byte-identical).

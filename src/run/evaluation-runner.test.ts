@@ -52,7 +52,7 @@ describe('evaluation in worker threads', () => {
 
     expect(got).toEqual(expected);
     expect(there.log).toEqual(here.log);
-    // same bytes, not just equal rates (OpenBLAS runs one thread, so rounding cannot depend on the threads)
+    // same bytes, not just equal rates (the kernels' rounding never depends on threads)
     expect(JSON.stringify([...there.results.values()])).toBe(JSON.stringify([...here.results.values()]));
     expect(ran).toEqual([
       { kind: 'attack', redTeam: 1, target: 0 },

@@ -1,14 +1,14 @@
 /**
  * Evaluation cells in worker threads: the R×T attack cells, the out-of-domain cells and the
  * capability replies are independent, and on a two-core machine two of them side by side take
- * about half the time of one after the other (OpenBLAS's own threads gain little at these sizes).
+ * about half the time of one after the other (a second kernel thread inside each gains less).
  *
  * A job may also be started early (`prestart`), as soon as the checkpoints it reads are saved:
  * `mtsa run` starts R0×T0 while the iterations train R1, so the core the single-threaded
  * iterations leave idle runs evaluation cells. Prestarted jobs all go to the first worker, which
  * runs them one after the other (the main thread keeps its core); once evaluate() asks for its
  * first job, the rest go to whichever worker is free, the first one after its queue. A job's output does not depend on when or where it ran (the same runEvaluationJob on
- * the same saved checkpoints, one OpenBLAS thread), so the stored bytes are the same.
+ * the same saved checkpoints; the kernels' results never depend on threads), so the stored bytes are the same.
  */
 import { WorkerPool } from '../core/worker-pool.js';
 import type { EvaluationJob, EvaluationJobOutput, EvaluationRunner } from '../eval/evaluate.js';

@@ -4,7 +4,7 @@
  * checkpoints, summary.json, report.html). Every step is resumable (storage/run-store.ts).
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../core/atomic-write.js';
@@ -28,7 +28,7 @@ import { fileSuite, loadFileSuiteSources } from '../eval/file-suite.js';
 import { checkRunLimits, describeWork, estimateWork } from '../config/limits.js';
 import { parseRunConfig, RunConfigSchema, type RunConfig } from '../config/run-config.js';
 import { ThinkBeforeAttackSchema } from '../data/schemas.js';
-import { kernels } from '../engine/kernels/index.js';
+import { kernels, kernelThreads, setKernelThreads } from '../engine/kernels/index.js';
 import { type CellFigures, evaluate, evaluationJobs, scriptedPanel, type EvaluationJobOptions, type EvaluationResult } from '../eval/evaluate.js';
 import { attackerAgent, runMtsa, type IterationSummary, type MtsaEvent } from '../mtsa/pipeline.js';
 import { buildReport } from '../report/build-report.js';
@@ -169,6 +169,10 @@ export async function runMtsaJob(options: RunJobOptions): Promise<Summary> {
 
 async function runLocked(options: RunJobOptions, config: RunConfig, removed: string[], lock: DirectoryLock): Promise<Summary> {
   const clock = new AttemptClock(join(options.outDir, ATTEMPTS_FILE), join(options.outDir, RUN_FILES.summary));
+  // Without worker threads the main thread's kernels may use every core; with them, the workers
+  // take the other cores. Results are the same bytes either way (native/pool.h).
+  const previousThreads = kernelThreads();
+  setKernelThreads(config.workers === 0 ? availableParallelism() : 1);
   try {
     return await runAttempt(options, config, removed, lock, clock);
   } catch (error) {
@@ -179,6 +183,8 @@ async function runLocked(options: RunJobOptions, config: RunConfig, removed: str
       // the attempts record keeps its last periodic value
     }
     throw error;
+  } finally {
+    setKernelThreads(previousThreads);
   }
 }
 

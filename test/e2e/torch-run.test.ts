@@ -2,7 +2,10 @@
  * `mtsa run --tiny --trainer torch`: the arena run with both policies trained by the PyTorch
  * worker. It is killed in the middle of iteration 1 and resumed; the resumed run completes without
  * recomputing stored steps or duplicating records, and its summary moves the same way as the engine
- * run's (the target's attack success rate and out-of-domain attack success fall from T0 to T1).
+ * run's: the fixed-attacker attack success rates against the target (out-of-domain and in-domain
+ * scripted) fall from T0 to T1 in both. The rate under the run's own red team R1 is not compared:
+ * after 10–12 DPO pairs the tiny red team's strength swings from run to run (R1 vs T0 was 9–56 %
+ * over six tiny runs of two kernel sets), so its T0→T1 direction is a coin flip at n = 54.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,11 +51,13 @@ describe.skipIf(!python)(`mtsa run --trainer torch${python ? '' : ` (skipped: ${
     expect(engine.status, engine.stderr).toBe(0);
     const [t, e] = [summary(torchDir), summary(engineDir)];
     const sign = (x: number) => Math.sign(Math.round(x * 1000));
-    const moves = (s: typeof t) => ({ targetAsr: sign(s.asr.target.T1 - s.asr.target.T0), oodAsr: sign(s.oodAsr.T1 - s.oodAsr.T0) });
+    const scripted = (s: typeof t, target: number): number => s.scripted.find((x: { domain: string; target: number }) => x.domain === 'in-domain' && x.target === target).oracle.rate;
+    const moves = (s: typeof t) => ({ inDomainScriptedAsr: sign(scripted(s, 1) - scripted(s, 0)), oodAsr: sign(s.oodAsr.T1 - s.oodAsr.T0) });
     console.log(
-      `target ASR T0→T1: torch ${t.asr.target.T0.toFixed(3)}→${t.asr.target.T1.toFixed(3)}, engine ${e.asr.target.T0.toFixed(3)}→${e.asr.target.T1.toFixed(3)}; OOD ASR: torch ${t.oodAsr.T0.toFixed(3)}→${t.oodAsr.T1.toFixed(3)}, engine ${e.oodAsr.T0.toFixed(3)}→${e.oodAsr.T1.toFixed(3)}`,
+      `in-domain scripted ASR T0→T1: torch ${scripted(t, 0).toFixed(3)}→${scripted(t, 1).toFixed(3)}, engine ${scripted(e, 0).toFixed(3)}→${scripted(e, 1).toFixed(3)}; OOD ASR: torch ${t.oodAsr.T0.toFixed(3)}→${t.oodAsr.T1.toFixed(3)}, engine ${e.oodAsr.T0.toFixed(3)}→${e.oodAsr.T1.toFixed(3)}; target ASR under R1: torch ${t.asr.target.T0.toFixed(3)}→${t.asr.target.T1.toFixed(3)}, engine ${e.asr.target.T0.toFixed(3)}→${e.asr.target.T1.toFixed(3)}`,
     );
-    expect(moves(t)).toEqual(moves(e));
+    expect(moves(t)).toEqual({ inDomainScriptedAsr: -1, oodAsr: -1 });
+    expect(moves(e)).toEqual(moves(t));
     // Stage 1 SFT is the same computation in both trainers: the same loss curve.
     const sftLoss = (dir: string) =>
       lines(dir, 'metrics.jsonl')
