@@ -102,21 +102,25 @@ static inline __attribute__((always_inline)) void tr16(__m512 r[16]) {
 /* ---- packing ----
  * Bp: for panel p (columns j0 + p*NR ...), Bp[p*kc*NR + k*NR + j] = op(B)[k0+k][j0+p*NR+j], zero padded.
  * Ap: Ap[k*MR + i] = op(A)[i0+i][k0+k], zero padded for i >= mr. */
+/* kc rows of n contiguous floats (row stride ld) into rows of `width` floats, zero-padded past n */
+static void copy_rows_padded(const float *src, long ld, long kc, long n, long width, float *dst) {
+  if (n == width) {
+    for (long k = 0; k < kc; k++) memcpy(dst + k * width, src + k * ld, (size_t)width * sizeof(float));
+    return;
+  }
+  for (long k = 0; k < kc; k++) {
+    long j = 0;
+    for (; j < n; j++) dst[k * width + j] = src[k * ld + j];
+    for (; j < width; j++) dst[k * width + j] = 0.0f;
+  }
+}
+
 static void pack_b(int tb, const float *B, long ldb, long k0, long kc, long j0, long nc, float *Bp) {
   for (long jp = 0; jp < nc; jp += NR) {
     long nr = nc - jp < NR ? nc - jp : NR;
     float *dst = Bp + (jp / NR) * kc * NR;
     if (!tb) {
-      const float *src = B + k0 * ldb + j0 + jp;
-      if (nr == NR) {
-        for (long k = 0; k < kc; k++) memcpy(dst + k * NR, src + k * ldb, NR * sizeof(float));
-      } else {
-        for (long k = 0; k < kc; k++) {
-          long j = 0;
-          for (; j < nr; j++) dst[k * NR + j] = src[k * ldb + j];
-          for (; j < NR; j++) dst[k * NR + j] = 0.0f;
-        }
-      }
+      copy_rows_padded(B + k0 * ldb + j0 + jp, ldb, kc, nr, NR, dst);
     } else {
       /* op(B)[k][j] = B[j*ldb + k] */
       const float *src = B + (j0 + jp) * ldb + k0;
@@ -149,16 +153,7 @@ static void pack_b(int tb, const float *B, long ldb, long k0, long kc, long j0, 
 static void pack_a_panel(int ta, const float *A, long lda, long i0, long mr, long k0, long kc, float *Ap) {
   if (ta) {
     /* op(A)[i][k] = A[k*lda + i]: contiguous in i */
-    const float *src = A + k0 * lda + i0;
-    if (mr == MR) {
-      for (long k = 0; k < kc; k++) memcpy(Ap + k * MR, src + k * lda, MR * sizeof(float));
-    } else {
-      for (long k = 0; k < kc; k++) {
-        long i = 0;
-        for (; i < mr; i++) Ap[k * MR + i] = src[k * lda + i];
-        for (; i < MR; i++) Ap[k * MR + i] = 0.0f;
-      }
-    }
+    copy_rows_padded(A + k0 * lda + i0, lda, kc, mr, MR, Ap);
   } else {
     /* op(A)[i][k] = A[i*lda + k] */
     const float *src = A + i0 * lda + k0;

@@ -19,6 +19,8 @@
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "mtsa_kernels: N-API call failed: " #call); return NULL; } } while (0)
 #define FAIL(message) do { napi_throw_range_error(env, NULL, message); return NULL; } while (0)
+/* the first lines of every binding: up to `count` arguments in a[] (missing ones are undefined) */
+#define ARGS(count) size_t argc = count; napi_value a[count]; CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL))
 
 static float *f32_arg(napi_env env, napi_value v, size_t *length) {
   bool is_typed = false;
@@ -71,8 +73,7 @@ static double num_arg(napi_env env, napi_value v) {
 /* sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc)
  * Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. */
 static napi_value sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 16; napi_value a[16];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(16);
   if (argc != 16) { napi_throw_type_error(env, NULL, "sgemm expects 16 arguments"); return NULL; }
   bool ta, tb; CHECK(napi_get_value_bool(env, a[0], &ta)); CHECK(napi_get_value_bool(env, a[1], &tb));
   int64_t M = int_arg(env, a[2]), N = int_arg(env, a[3]), K = int_arg(env, a[4]);
@@ -100,8 +101,7 @@ static bool range_ok(size_t length, int64_t offset, int64_t count) {
 
 /* softmaxRows(data, offset, rows, cols, lse | null): in-place row softmax; lse[r] = log Σ exp(x_r). */
 static napi_value softmax_rows(napi_env env, napi_callback_info info) {
-  size_t argc = 5; napi_value a[5];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(5);
   size_t n = 0, nl = 0;
   float *x = f32_arg(env, a[0], &n);
   int64_t off = int_arg(env, a[1]), rows = int_arg(env, a[2]), cols = int_arg(env, a[3]);
@@ -114,8 +114,7 @@ static napi_value softmax_rows(napi_env env, napi_callback_info info) {
 /* causalSoftmax(data, offset, blocks, T, start): `blocks` consecutive T×T score blocks; row t keeps
  * columns start..t, normalised; everything else becomes 0 (rows before start are all 0). */
 static napi_value causal_softmax(napi_env env, napi_callback_info info) {
-  size_t argc = 5; napi_value a[5];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(5);
   size_t n = 0;
   float *x = f32_arg(env, a[0], &n);
   int64_t off = int_arg(env, a[1]), blocks = int_arg(env, a[2]), T = int_arg(env, a[3]), start = int_arg(env, a[4]);
@@ -126,8 +125,7 @@ static napi_value causal_softmax(napi_env env, napi_callback_info info) {
 
 /* swigluForward(gate, up, out, sigmoid, n): out = gate·σ(gate)·up, sigmoid = σ(gate). */
 static napi_value swiglu_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 5; napi_value a[5];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(5);
   int64_t n = int_arg(env, a[4]);
   if (n < 0) FAIL("swigluForward: negative size");
   F32(gate, 0, n, false) F32(up, 1, n, false) F32(out, 2, n, false) F32(sig, 3, n, false)
@@ -138,8 +136,7 @@ static napi_value swiglu_forward(napi_env env, napi_callback_info info) {
 /* swigluBackward(grad, gate, up, sigmoid, dGate | null, dUp | null, n): accumulates
  * dUp += g·gate·σ and dGate += g·up·σ·(1 + gate·(1 − σ)). */
 static napi_value swiglu_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 7; napi_value a[7];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(7);
   int64_t n = int_arg(env, a[6]);
   if (n < 0) FAIL("swigluBackward: negative size");
   F32(g, 0, n, false) F32(gate, 1, n, false) F32(up, 2, n, false) F32(sig, 3, n, false) F32(dg, 4, n, true) F32(du, 5, n, true)
@@ -149,8 +146,7 @@ static napi_value swiglu_backward(napi_env env, napi_callback_info info) {
 
 /* rmsNormForward(x, weight, out, inv, rows, cols, eps): out = x / rms(x) · weight, inv[r] = 1/rms(row r) */
 static napi_value rms_norm_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 7; napi_value a[7];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(7);
   int64_t rows = int_arg(env, a[4]), cols = int_arg(env, a[5]);
   if (rows < 0 || cols <= 0) FAIL("rmsNormForward: bad shape");
   F32(x, 0, rows * cols, false) F32(w, 1, cols, false) F32(y, 2, rows * cols, false) F32(inv, 3, rows, false)
@@ -160,8 +156,7 @@ static napi_value rms_norm_forward(napi_env env, napi_callback_info info) {
 
 /* rmsNormBackward(grad, x, weight, inv, dx | null, dWeight | null, rows, cols): accumulates both */
 static napi_value rms_norm_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 8; napi_value a[8];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(8);
   int64_t rows = int_arg(env, a[6]), cols = int_arg(env, a[7]);
   if (rows < 0 || cols <= 0) FAIL("rmsNormBackward: bad shape");
   F32(g, 0, rows * cols, false) F32(x, 1, rows * cols, false) F32(w, 2, cols, false) F32(inv, 3, rows, false)
@@ -174,8 +169,7 @@ static napi_value rms_norm_backward(napi_env env, napi_callback_info info) {
  * row by its position (output may be input); cos/sin are (positions, headDim/2) tables that cover
  * every position used */
 static napi_value rope(napi_env env, napi_callback_info info) {
-  size_t argc = 9; napi_value a[9];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(9);
   int64_t rows = int_arg(env, a[2]), heads = int_arg(env, a[3]), D = int_arg(env, a[4]);
   if (rows < 0 || heads <= 0 || D <= 0 || D % 2) FAIL("rope: bad shape");
   F32(x, 0, rows * heads * D, false) F32(y, 1, rows * heads * D, false) I32(pos, 5, rows, false)
@@ -194,8 +188,7 @@ static napi_value rope(napi_env env, napi_callback_info info) {
 /* tokenLogProbs(logits, probs, targets, out, rows, vocab): probs = softmax rows of logits,
  * out[r] = log p(targets[r]) (0 where the target is negative) */
 static napi_value token_log_probs(napi_env env, napi_callback_info info) {
-  size_t argc = 6; napi_value a[6];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(6);
   int64_t rows = int_arg(env, a[4]), vocab = int_arg(env, a[5]);
   if (rows < 0 || vocab <= 0) FAIL("tokenLogProbs: bad shape");
   F32(logits, 0, rows * vocab, false) F32(probs, 1, rows * vocab, false) I32(targets, 2, rows, false) F32(out, 3, rows, false)
@@ -207,8 +200,7 @@ static napi_value token_log_probs(napi_env env, napi_callback_info info) {
 /* tokenLogProbsBackward(grad, probs, targets, dLogits, rows, vocab, overwrite): dLogits (+)= g·(onehot − p);
  * dLogits may be probs itself when overwriting */
 static napi_value token_log_probs_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 7; napi_value a[7];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(7);
   int64_t rows = int_arg(env, a[4]), vocab = int_arg(env, a[5]);
   if (rows < 0 || vocab <= 0) FAIL("tokenLogProbsBackward: bad shape");
   F32(g, 0, rows, false) F32(probs, 1, rows * vocab, false) I32(targets, 2, rows, false) F32(gx, 3, rows * vocab, false)
@@ -220,8 +212,7 @@ static napi_value token_log_probs_backward(napi_env env, napi_callback_info info
 
 /* attentionForward(q, k, v, probs, out, B, T, H, KV, D, keyStart | null, scale) */
 static napi_value attention_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 12; napi_value a[12];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(12);
   int64_t B = int_arg(env, a[5]), T = int_arg(env, a[6]), H = int_arg(env, a[7]), KV = int_arg(env, a[8]), D = int_arg(env, a[9]);
   if (B < 0 || T <= 0 || KV <= 0 || H % KV || D <= 0) FAIL("attentionForward: bad shape");
   F32(q, 0, B * T * H * D, false) F32(k, 1, B * T * KV * D, false) F32(v, 2, B * T * KV * D, false) F32(probs, 3, B * H * T * T, false) F32(out, 4, B * T * H * D, false)
@@ -232,8 +223,7 @@ static napi_value attention_forward(napi_env env, napi_callback_info info) {
 
 /* attentionBackward(grad, q, k, v, probs, dq | null, dk | null, dv | null, B, T, H, KV, D, keyStart | null, scale): accumulates */
 static napi_value attention_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 15; napi_value a[15];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(15);
   int64_t B = int_arg(env, a[8]), T = int_arg(env, a[9]), H = int_arg(env, a[10]), KV = int_arg(env, a[11]), D = int_arg(env, a[12]);
   if (B < 0 || T <= 0 || KV <= 0 || H % KV || D <= 0) FAIL("attentionBackward: bad shape");
   F32(g, 0, B * T * H * D, false) F32(q, 1, B * T * H * D, false) F32(k, 2, B * T * KV * D, false) F32(v, 3, B * T * KV * D, false) F32(probs, 4, B * H * T * T, false)
@@ -244,8 +234,7 @@ static napi_value attention_backward(napi_env env, napi_callback_info info) {
 
 /* add(a, b, out, n): out = a + b (out may be a or b) */
 static napi_value add(napi_env env, napi_callback_info info) {
-  size_t argc = 4; napi_value a[4];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(4);
   int64_t n = int_arg(env, a[3]);
   if (n < 0) FAIL("add: negative size");
   F32(x, 0, n, false) F32(y, 1, n, false) F32(out, 2, n, false)
@@ -255,8 +244,7 @@ static napi_value add(napi_env env, napi_callback_info info) {
 
 /* scatterAddRows(source, indices, target, rows, cols): target row indices[r] += source row r */
 static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
-  size_t argc = 5; napi_value a[5];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(5);
   int64_t rows = int_arg(env, a[3]), cols = int_arg(env, a[4]);
   if (rows < 0 || cols <= 0) FAIL("scatterAddRows: bad shape");
   F32(source, 0, rows * cols, false) I32(indices, 1, rows, false)
@@ -270,8 +258,7 @@ static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
 
 /* sumSquares(x, n) → Σ x² in double precision */
 static napi_value sum_squares(napi_env env, napi_callback_info info) {
-  size_t argc = 2; napi_value a[2];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(2);
   int64_t n = int_arg(env, a[1]);
   if (n < 0) FAIL("sumSquares: negative size");
   F32(x, 0, n, false)
@@ -281,8 +268,7 @@ static napi_value sum_squares(napi_env env, napi_callback_info info) {
 
 /* adamw(w, g, m, v, n, clip, beta1, beta2, stepSize, correction2, eps, decay): one AdamW update; zeroes g */
 static napi_value adamw(napi_env env, napi_callback_info info) {
-  size_t argc = 12; napi_value a[12];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(12);
   int64_t n = int_arg(env, a[4]);
   if (n < 0) FAIL("adamw: negative size");
   F32(w, 0, n, false) F32(g, 1, n, false) F32(m, 2, n, false) F32(v, 3, n, false)
@@ -296,8 +282,7 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
 #define ATTEND_LANES 8
 
 static napi_value attend_cached(napi_env env, napi_callback_info info) {
-  size_t argc = 12; napi_value a[12];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(12);
   size_t nq = 0, nk = 0, nv = 0, no = 0;
   float *q = f32_arg(env, a[0], &nq), *keys = f32_arg(env, a[1], &nk), *values = f32_arg(env, a[2], &nv), *out = f32_arg(env, a[3], &no);
   bool is_typed = false; napi_is_typedarray(env, a[4], &is_typed);
@@ -352,8 +337,7 @@ static napi_value attend_cached(napi_env env, napi_callback_info info) {
 
 
 static napi_value set_threads(napi_env env, napi_callback_info info) {
-  size_t argc = 1; napi_value a[1];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  ARGS(1);
   mtsa_set_threads((int)int_arg(env, a[0]));
   return NULL;
 }
