@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -345,7 +346,10 @@ void mtsa_sgemm_rect(int ta, int tb, long M, long N, long K, float alpha, const 
   long ncpad = (ncmax + NR - 1) / NR * NR;
   float *Bp = grow(&tls_bbuf, &tls_bcap, (size_t)(kcb * ncpad));
   float *Ap = grow(&tls_abuf, &tls_acap, (size_t)(kcb * ((MC + MR - 1) / MR * MR)));
-  if (!Bp || !Ap) abort();
+  if (!Bp || !Ap) {
+    fprintf(stderr, "mtsa kernels: out of memory for the matrix product's packing buffers\n");
+    abort();
+  }
   for (long jc = n0; jc < n1; jc += NC) {
     long nc = n1 - jc < NC ? n1 - jc : NC;
     for (long pb = 0; pb < nkb; pb++) {

@@ -9,6 +9,7 @@
 #include "mathx.h"
 #include "pool.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,21 @@ static long rows_per_task(long cols) {
 
 static long ceil_div(long a, long b) { return (a + b - 1) / b; }
 
+/* A kernel cannot report an error to JavaScript from a helper thread; memory for scratch buffers
+ * running out is not recoverable here, so it ends the process with a message (a run's stored
+ * steps survive: see --resume). */
+static void *checked(void *p, size_t bytes) {
+  if (!p && bytes) {
+    fprintf(stderr, "mtsa kernels: out of memory (%zu bytes of scratch)\n", bytes);
+    abort();
+  }
+  return p;
+}
+
+/* rows per task of a reduction over rows: at least rows_per_task, and at most REDUCTION_TASKS tasks,
+ * so the partial results stay small (fixed by the shape, so the sums' order is too) */
+#define REDUCTION_TASKS 64L
+
 /* a per-thread scratch buffer, grown on demand and kept */
 static float *scratch(long n) {
   static __thread float *buffer = NULL;
@@ -30,8 +46,8 @@ static float *scratch(long n) {
   if (n > capacity) {
     free(buffer);
     long bytes = ((n * (long)sizeof(float)) + 63) / 64 * 64;
-    buffer = aligned_alloc(64, (size_t)bytes);
-    capacity = buffer ? n : 0;
+    buffer = checked(aligned_alloc(64, (size_t)bytes), (size_t)bytes);
+    capacity = n;
   }
   return buffer;
 }
@@ -274,8 +290,11 @@ static void norm_backward_task(void *ctx, long task) {
 }
 
 void mtsa_rms_norm_backward(const float *g, const float *x, const float *w, const float *inv, float *gx, float *gw, long rows, long cols) {
-  long per = rows_per_task(cols), tasks = ceil_div(rows, per);
-  float *parts = gw ? malloc((size_t)(tasks * cols) * sizeof(float)) : NULL;
+  long per = rows_per_task(cols);
+  if (ceil_div(rows, per) > REDUCTION_TASKS) per = ceil_div(rows, REDUCTION_TASKS);
+  long tasks = ceil_div(rows, per);
+  size_t bytes = (size_t)(tasks * cols) * sizeof(float);
+  float *parts = gw ? checked(malloc(bytes), bytes) : NULL;
   norm_job j = {.x = x, .w = w, .g = g, .inv = inv, .gx = gx, .gw_parts = parts, .rows = rows, .cols = cols, .per = per};
   mtsa_parallel(tasks, norm_backward_task, &j);
   if (parts) {
@@ -452,7 +471,7 @@ static void squares_task(void *ctx, long task) {
 double mtsa_sum_squares(const float *x, long n) {
   long tasks = ceil_div(n, CHUNK);
   if (tasks == 0) return 0;
-  double *parts = malloc((size_t)tasks * sizeof(double));
+  double *parts = checked(malloc((size_t)tasks * sizeof(double)), (size_t)tasks * sizeof(double));
   squares_job j = {x, parts, n};
   mtsa_parallel(tasks, squares_task, &j);
   double s = 0;
