@@ -69,7 +69,8 @@ export function tokenLogProbs(logits: Tensor, targets: Int32Array): Tensor {
   const V = logits.cols;
   const N = logits.rows;
   assert(targets.length === N, () => `tokenLogProbs: ${targets.length} targets for ${N} rows`);
-  for (let r = 0; r < N; r++) assert(targets[r] < V, () => `tokenLogProbs: target id ${targets[r]} is outside the vocabulary of ${V}`);
+  const outside = targets.findIndex((t) => t >= V);
+  assert(outside < 0, () => `tokenLogProbs: target id ${targets[outside]} is outside the vocabulary of ${V}`);
   const out = Tensor.empty([N]);
   // Probabilities are kept for the backward, which then needs no exp: d log p_t/dx = onehot_t − p.
   const probs = allocateUninitialized(N * V);
