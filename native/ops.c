@@ -24,6 +24,9 @@ static long rows_per_task(long cols) {
 
 static long ceil_div(long a, long b) { return (a + b - 1) / b; }
 
+/* the end of a task's span: its nominal end, or the data's end for the last task */
+static inline long least(long a, long b) { return a < b ? a : b; }
+
 /* A kernel cannot report an error to JavaScript from a helper thread; memory for scratch buffers
  * running out is not recoverable here, so it ends the process with a message (a run's stored
  * steps survive: see --resume). */
@@ -124,7 +127,7 @@ typedef struct { float *x; long rows, cols; float *lse; long per; } rows_job;
 
 static void softmax_task(void *ctx, long task) {
   rows_job *j = ctx;
-  long r1 = (task + 1) * j->per < j->rows ? (task + 1) * j->per : j->rows;
+  long r1 = least((task + 1) * j->per, j->rows);
   for (long r = task * j->per; r < r1; r++) softmax_row(j->x + r * j->cols, j->x + r * j->cols, j->cols, j->lse ? j->lse + r : NULL);
 }
 
@@ -171,7 +174,7 @@ typedef struct {
 
 static void logprob_task(void *ctx, long task) {
   logprob_job *j = ctx;
-  long r1 = (task + 1) * j->per < j->rows ? (task + 1) * j->per : j->rows;
+  long r1 = least((task + 1) * j->per, j->rows);
   for (long r = task * j->per; r < r1; r++) {
     float lse;
     softmax_row(j->logits + r * j->vocab, j->probs + r * j->vocab, j->vocab, &lse);
@@ -187,7 +190,7 @@ void mtsa_token_log_probs(const float *logits, float *probs, const int32_t *targ
 
 static void logprob_backward_task(void *ctx, long task) {
   logprob_job *j = ctx;
-  long r1 = (task + 1) * j->per < j->rows ? (task + 1) * j->per : j->rows;
+  long r1 = least((task + 1) * j->per, j->rows);
   for (long r = task * j->per; r < r1; r++) {
     const float *p = j->probs + r * j->vocab;
     float *gx = j->gx + r * j->vocab;
@@ -216,7 +219,7 @@ typedef struct { const float *g, *u, *grad, *sg; float *o, *sgw, *dg, *du; long 
 
 static void swiglu_forward_task(void *ctx, long task) {
   swiglu_job *j = ctx;
-  long i1 = (task + 1) * CHUNK < j->n ? (task + 1) * CHUNK : j->n;
+  long i1 = least((task + 1) * CHUNK, j->n);
   for (long i = task * CHUNK; i < i1; i++) {
     float s = 1.0f / (1.0f + exp_approx(-j->g[i]));
     j->sgw[i] = s;
@@ -231,7 +234,7 @@ void mtsa_swiglu_forward(const float *g, const float *u, float *o, float *sg, lo
 
 static void swiglu_backward_task(void *ctx, long task) {
   swiglu_job *j = ctx;
-  long i0 = task * CHUNK, i1 = (task + 1) * CHUNK < j->n ? (task + 1) * CHUNK : j->n;
+  long i0 = task * CHUNK, i1 = least((task + 1) * CHUNK, j->n);
   const float *g = j->grad, *gate = j->g, *up = j->u, *sg = j->sg;
   if (j->du) for (long i = i0; i < i1; i++) j->du[i] += g[i] * gate[i] * sg[i];
   if (j->dg) for (long i = i0; i < i1; i++) { float s = sg[i]; j->dg[i] += g[i] * up[i] * s * (1.0f + gate[i] * (1.0f - s)); }
@@ -248,7 +251,7 @@ typedef struct { const float *x, *w, *g, *inv; float *y, *invw, *gx, *gw_parts; 
 
 static void norm_forward_task(void *ctx, long task) {
   norm_job *j = ctx;
-  long C = j->cols, r1 = (task + 1) * j->per < j->rows ? (task + 1) * j->per : j->rows;
+  long C = j->cols, r1 = least((task + 1) * j->per, j->rows);
   for (long r = task * j->per; r < r1; r++) {
     const float *x = j->x + r * C;
     float *y = j->y + r * C;
@@ -266,7 +269,7 @@ void mtsa_rms_norm_forward(const float *x, const float *w, float *y, float *inv,
 
 static void norm_backward_task(void *ctx, long task) {
   norm_job *j = ctx;
-  long C = j->cols, r1 = (task + 1) * j->per < j->rows ? (task + 1) * j->per : j->rows;
+  long C = j->cols, r1 = least((task + 1) * j->per, j->rows);
   float *gw = j->gw_parts ? j->gw_parts + task * C : NULL;
   if (gw) memset(gw, 0, (size_t)C * sizeof(float));
   for (long r = task * j->per; r < r1; r++) {
@@ -311,7 +314,7 @@ typedef struct { const float *in; float *out; long rows, heads, D, per; const in
 static void rope_task(void *ctx, long task) {
   rope_job *j = ctx;
   long half = j->D / 2, width = j->heads * j->D;
-  long r1 = (task + 1) * j->per < j->rows ? (task + 1) * j->per : j->rows;
+  long r1 = least((task + 1) * j->per, j->rows);
   for (long r = task * j->per; r < r1; r++) {
     long t = (j->pos[r] > 0 ? j->pos[r] : 0) * half;
     const float *cs = j->cos + t, *sn = j->sin + t;
@@ -358,12 +361,12 @@ static void attention_forward_task(void *ctx, long task) {
   const float *q = j->q + b * T * ldq + h * D, *k = j->k + b * T * ldk + kvh * D, *v = j->v + b * T * ldk + kvh * D;
   float *out = j->out + b * T * ldq + h * D;
   for (long r0 = 0; r0 < T; r0 += CAUSAL_BLOCK) {
-    long r1 = r0 + CAUSAL_BLOCK < T ? r0 + CAUSAL_BLOCK : T;
+    long r1 = least(r0 + CAUSAL_BLOCK, T);
     mtsa_sgemm(0, 1, r1 - r0, r1, D, j->scale, q + r0 * ldq, ldq, k, ldk, 0.0f, P + r0 * T, T);
   }
   causal_block(P, T, start); /* writes every entry, the skipped ones as 0 */
   for (long r0 = 0; r0 < T; r0 += CAUSAL_BLOCK) {
-    long r1 = r0 + CAUSAL_BLOCK < T ? r0 + CAUSAL_BLOCK : T;
+    long r1 = least(r0 + CAUSAL_BLOCK, T);
     mtsa_sgemm(0, 0, r1 - r0, D, r1, 1.0f, P + r0 * T, T, v, ldk, 0.0f, out + r0 * ldq, ldq);
   }
 }
@@ -389,13 +392,13 @@ static void attention_backward_task(void *ctx, long task) {
     /* dV = Pᵀ·dO: keys j0..j1 get contributions from queries j0.. only */
     if (j->dv)
       for (long j0 = 0; j0 < T; j0 += CAUSAL_BLOCK) {
-        long j1 = j0 + CAUSAL_BLOCK < T ? j0 + CAUSAL_BLOCK : T;
+        long j1 = least(j0 + CAUSAL_BLOCK, T);
         mtsa_sgemm(1, 0, j1 - j0, D, T - j0, 1.0f, P + j0 * T + j0, T, g + j0 * ldq, ldq, 1.0f, j->dv + kOff + j0 * ldk, ldk);
       }
     if (!j->dq && !j->dk) continue;
     /* dP = dO·Vᵀ on and below the diagonal blocks */
     for (long r0 = 0; r0 < T; r0 += CAUSAL_BLOCK) {
-      long r1 = r0 + CAUSAL_BLOCK < T ? r0 + CAUSAL_BLOCK : T;
+      long r1 = least(r0 + CAUSAL_BLOCK, T);
       mtsa_sgemm(0, 1, r1 - r0, r1, D, 1.0f, g + r0 * ldq, ldq, v, ldk, 0.0f, dp + r0 * T, T);
     }
     /* dS = P∘(dP − rowsum(dP∘P)) over dp; masked entries have P = 0 and become 0 */
@@ -414,12 +417,12 @@ static void attention_backward_task(void *ctx, long task) {
     /* dQ = dS·K·scale (keys up to the block's last row), dK = dSᵀ·Q·scale (queries from the block's first row) */
     if (j->dq)
       for (long r0 = 0; r0 < T; r0 += CAUSAL_BLOCK) {
-        long r1 = r0 + CAUSAL_BLOCK < T ? r0 + CAUSAL_BLOCK : T;
+        long r1 = least(r0 + CAUSAL_BLOCK, T);
         mtsa_sgemm(0, 0, r1 - r0, D, r1, j->scale, dp + r0 * T, T, k, ldk, 1.0f, j->dq + qOff + r0 * ldq, ldq);
       }
     if (j->dk)
       for (long j0 = 0; j0 < T; j0 += CAUSAL_BLOCK) {
-        long j1 = j0 + CAUSAL_BLOCK < T ? j0 + CAUSAL_BLOCK : T;
+        long j1 = least(j0 + CAUSAL_BLOCK, T);
         mtsa_sgemm(1, 0, j1 - j0, D, T - j0, j->scale, dp + j0 * T + j0, T, q + j0 * ldq, ldq, 1.0f, j->dk + kOff + j0 * ldk, ldk);
       }
   }
@@ -436,7 +439,7 @@ typedef struct { const float *a, *b; float *out; long n; } add_job;
 
 static void add_task(void *ctx, long task) {
   add_job *j = ctx;
-  long i1 = (task + 1) * CHUNK < j->n ? (task + 1) * CHUNK : j->n;
+  long i1 = least((task + 1) * CHUNK, j->n);
   for (long i = task * CHUNK; i < i1; i++) j->out[i] = j->a[i] + j->b[i];
 }
 
@@ -457,7 +460,7 @@ typedef struct { const float *x; double *parts; long n; } squares_job;
 
 static void squares_task(void *ctx, long task) {
   squares_job *j = ctx;
-  long i0 = task * CHUNK, i1 = (task + 1) * CHUNK < j->n ? (task + 1) * CHUNK : j->n;
+  long i0 = task * CHUNK, i1 = least((task + 1) * CHUNK, j->n);
   double lane[8] = {0};
   long i = i0;
   for (; i + 8 <= i1; i += 8)
@@ -486,7 +489,7 @@ typedef struct { float *w, *g, *m, *v; long n; double clip, beta1, beta2, step_s
  * (no fused multiply-adds: JavaScript rounds every product) */
 __attribute__((optimize("fp-contract=off"))) static void adamw_task(void *ctx, long task) {
   adamw_job *j = ctx;
-  long i1 = (task + 1) * CHUNK < j->n ? (task + 1) * CHUNK : j->n;
+  long i1 = least((task + 1) * CHUNK, j->n);
   for (long i = task * CHUNK; i < i1; i++) {
     double gi = (double)j->g[i] * j->clip;
     double mi = j->beta1 * (double)j->m[i] + (1 - j->beta1) * gi;

@@ -6,7 +6,7 @@ import { jsKernels } from './js-kernels.js';
 import { loadNativeKernels } from './native-kernels.js';
 import type { KernelName, Kernels } from './kernels.js';
 
-export type { KernelName, Kernels } from './kernels.js';
+export type { AttentionDims, KernelName, Kernels } from './kernels.js';
 export { jsKernels } from './js-kernels.js';
 
 let active: Kernels | null = null;

@@ -56,7 +56,6 @@ export function loadNativeKernels(): NativeLoadResult {
   // The addon starts with one thread: `mtsa run` gives its two cores to two worker threads
   // (docs/decisions/0013-workers-and-one-blas-thread.md); a process that trains alone may ask for
   // more (setKernelThreads). Results never depend on the thread count (native/pool.h).
-  const sgemm = addon.sgemm;
   return {
     kernels: {
       name: 'native',
@@ -84,10 +83,9 @@ export function loadNativeKernels(): NativeLoadResult {
       config: () => addon.config(),
       setThreads: (n: number) => addon.setThreads(n),
       threads: () => addon.threads(),
-      sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc) {
-        if (M <= 0 || N <= 0) return;
-        sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc);
-      },
+      // (the addon itself returns at once for an empty C)
+      sgemm: (transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc) =>
+        addon.sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc),
     },
   };
 }

@@ -6,17 +6,12 @@
  * dV = PᵀdO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(dP∘P)), dQ = dS·K/√D, dK = dSᵀ·Q/√D.
  */
 import { assert } from '../../core/errors.js';
-import { kernels } from '../kernels/index.js';
+import { type AttentionDims, kernels } from '../kernels/index.js';
 import { allocateUninitialized } from '../memory.js';
 import { Tensor, record } from '../tensor.js';
 
-export interface AttentionShape {
-  batch: number;
-  seqLen: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-}
+/** batch, seqLen, heads, kvHeads, headDim: the attention kernels' own shape record */
+export type AttentionShape = AttentionDims;
 
 /**
  * keyStart[b] masks keys before that position in sequence b (left padding). Query rows with no
